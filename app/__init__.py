@@ -1,0 +1,58 @@
+"""MedTech — 医疗技术管理系统.
+
+`create_app` wires configuration, extensions, blueprints and CLI commands — nothing else. Shipped
+processes, rules and roles are synced into the database by `medtech db upgrade`, not here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import PROJECT_ROOT, load_config
+from app.extensions import babel, csrf, db, login_manager, migrate
+
+# Modules are registered in this order; each exposes `blueprint` and may expose `init_app(app)`.
+MODULES = (
+    "app.modules.accounts",
+    "app.modules.org",
+    "app.modules.portal",
+    "app.modules.admin",
+    "app.api",
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    instance_path = Path(os.environ.get("MEDTECH_INSTANCE", PROJECT_ROOT / "instance")).resolve()
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(dict(os.environ), instance_path, overrides))
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from app.core import i18n, security, uow, web
+
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    security.init_app(app)
+    uow.init_app(app)
+    web.init_app(app)
+
+    import importlib
+
+    for name in MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+        app.register_blueprint(module.blueprint)
+    return app

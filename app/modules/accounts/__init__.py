@@ -1,0 +1,13 @@
+"""Accounts: login, logout, password, language; roles and API tokens (services)."""
+from flask import Blueprint
+
+blueprint = Blueprint("accounts", __name__)
+
+from app.modules.accounts import views  # noqa: E402,F401  (routes attach to the blueprint)
+
+
+def init_app(app):
+    from app.core.sync import register_sync
+    from app.modules.accounts.services import sync_roles
+
+    register_sync("roles", sync_roles)
