@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SCALE ?= small
-PO := app/translations/zh_CN/LC_MESSAGES/messages.po
+PO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
 
 .PHONY: install run test test-fast messages bench lint clean

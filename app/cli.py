@@ -197,3 +197,7 @@ def _register_optional_groups() -> None:
 
 
 _register_optional_groups()
+
+
+if __name__ == "__main__":  # python -m app.cli …
+    main()

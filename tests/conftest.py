@@ -62,6 +62,15 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", backends, scope="session")
 
 
+class _TestSession(scoped_session):
+    """Requests end by removing the session; in a test it lives on, so that the test's objects
+    stay attached (commits only release savepoints, and expire what a later read reloads)."""
+
+    def remove(self, final: bool = False) -> None:
+        if final:
+            super().remove()
+
+
 class Client(FlaskClient):
     """Each request runs in its own app context, as in production (fresh `g`, fresh login)."""
 
@@ -122,14 +131,14 @@ def db_session(app):
         connection = db.engine.connect()
         transaction = connection.begin()
         original = db.session
-        db.session = scoped_session(
+        db.session = _TestSession(
             sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
             scopefunc=threading.get_ident,
         )
         try:
             yield db.session
         finally:
-            db.session.remove()
+            db.session.remove(final=True)
             db.session = original
             transaction.rollback()
             connection.close()
@@ -152,11 +161,12 @@ def login(client):
     """login(username, password='demo') → the response; CSRF token taken from the form."""
     import re
 
-    def do(username: str, password: str = "demo"):
-        page = client.get("/login").get_data(as_text=True)
+    def do(username: str, password: str = "demo", on=None):
+        browser = on or client
+        page = browser.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        return client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": token})
+        return browser.post("/login", data={"username": username, "password": password,
+                                            "csrf_token": token})
 
     return do
 

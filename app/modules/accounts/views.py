@@ -52,7 +52,7 @@ def account():
         except services.AccountError as exc:
             form[exc.field or "new"].errors = [str(exc)]
         else:
-            login_user(current_user)  # re-issue this session's id for the new epoch
+            login_user(current_user._get_current_object())  # re-issue the session id for the new epoch
             flash(_("Your password was changed. Other sessions were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/account.html", form=form, locales=LOCALES)
