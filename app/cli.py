@@ -113,7 +113,7 @@ def demo(scale: str, password: str | None, if_empty: bool, seed: int):
 def _print_logins(password: str) -> None:
     from app.demo import demo_logins
 
-    click.echo("Demo logins (password: %s):" % password)
+    click.echo(f"Demo logins (password: {password}):")
     for username, role_name, who in demo_logins():
         click.echo(f"  {username:<14} {role_name:<10} {who}")
 

@@ -10,7 +10,8 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_login import current_user
 
 LOCALES = {"zh_CN": "中文", "en": "English"}
@@ -11,6 +11,8 @@ _CHINA = timedelta(hours=8)
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and jobs speak the hospital's default language
+        return current_app.config["DEFAULT_LOCALE"]
     user_locale = getattr(current_user, "locale", None) if current_user else None
     chosen = session.get("locale") or user_locale
     return chosen if chosen in LOCALES else current_app.config["DEFAULT_LOCALE"]

@@ -4,7 +4,7 @@ Modules register a named callable; hooks run in registration order inside one tr
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _HOOKS: dict[str, Callable[[], int]] = {}
 

@@ -6,7 +6,7 @@ with `after_commit` (outbox sends, jobs) run only once the data they announce is
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, Response, g
 from sqlalchemy import event

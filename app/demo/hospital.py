@@ -98,7 +98,7 @@ def _digits(rng, n: int) -> str:
 
 
 def build(ctx: DemoContext) -> None:
-    rng, shape = ctx.rng, SCALE_SHAPE[ctx.scale]
+    shape = SCALE_SHAPE[ctx.scale]
     hospital = Hospital(code="DEMO", name="示范市第一人民医院", is_demo=True)
     db.session.add(hospital)
     db.session.flush()

@@ -35,7 +35,7 @@ STAFF_FIELDS = ("employee_no", "name", "gender", "birth_date", "department_id", 
                 "practice_cert_no", "qualification_cert_no", "hire_date", "status", "phone")
 
 
-def _check_department(data: dict[str, Any], current: Department | None) -> dict[str, str]:
+def check_department(data: dict[str, Any], current: Department | None) -> dict[str, str]:
     errors = {}
     if not (data.get("code") or "").strip():
         errors["code"] = _("Enter the department code.")
@@ -71,7 +71,7 @@ def _is_descendant(candidate_id: int, ancestor_id: int) -> bool:
 
 def save_department(actor, data: dict[str, Any], department: Department | None = None,
                     ip: str | None = None) -> Department:
-    errors = _check_department(data, department)
+    errors = check_department(data, department)
     if errors:
         raise ValidationFailed(errors)
     created = department is None
@@ -91,7 +91,7 @@ def save_department(actor, data: dict[str, Any], department: Department | None =
     return department
 
 
-def _check_staff(data: dict[str, Any], current: Staff | None) -> dict[str, str]:
+def check_staff(data: dict[str, Any], current: Staff | None) -> dict[str, str]:
     errors = {}
     employee_no = (data.get("employee_no") or "").strip()
     if not employee_no:
@@ -128,7 +128,7 @@ def _check_staff(data: dict[str, Any], current: Staff | None) -> dict[str, str]:
 
 def save_staff(actor, data: dict[str, Any], staff: Staff | None = None,
                ip: str | None = None) -> Staff:
-    errors = _check_staff(data, staff)
+    errors = check_staff(data, staff)
     if errors:
         raise ValidationFailed(errors)
     created = staff is None

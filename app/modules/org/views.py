@@ -19,7 +19,18 @@ LABELS = dict(categories=CATEGORY_LABELS, units=UNIT_LABELS, genders=GENDER_LABE
 
 def _apply_errors(form, errors: dict) -> None:
     for field, message in errors.items():
-        form[field].errors = [message]
+        if not form[field].errors:
+            form[field].errors = [message]
+
+
+def _submitted_and_valid(form, check) -> bool:
+    """Validate the form and the service's rules together, so every field's error shows at once."""
+    if not form.is_submitted():
+        return False
+    form_ok = form.validate()
+    errors = check()
+    _apply_errors(form, errors)
+    return form_ok and not errors
 
 
 @blueprint.route("/departments")
@@ -70,8 +81,8 @@ def edit_department(department_id: int | None = None):
     if department_id is not None:
         department = get_visible(current_user, "department", Department, department_id)
     form = DepartmentForm(obj=department)
-    if form.validate_on_submit():
-        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+    data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+    if _submitted_and_valid(form, lambda: services.check_department(data, department)):
         try:
             department = services.save_department(current_user, data, department, request.remote_addr)
         except services.ValidationFailed as exc:
@@ -149,7 +160,7 @@ def edit_staff(staff_id: int | None = None):
     if staff_id is not None:
         staff = get_visible(current_user, "staff", Staff, staff_id)
     form = StaffForm(obj=staff)
-    if form.validate_on_submit():
+    if _submitted_and_valid(form, lambda: services.check_staff(form.service_data(), staff)):
         try:
             staff = services.save_staff(current_user, form.service_data(), staff, request.remote_addr)
         except services.ValidationFailed as exc:
