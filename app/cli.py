@@ -181,22 +181,14 @@ def scheduler():
     jobs.run_scheduler()
 
 
-def _register_optional_groups() -> None:
-    """Command groups that need no app context (rules, processes) live with the kernel."""
-    import importlib
+def _register_kernel_groups() -> None:
+    """Command groups that need no database (rules, processes) live with the kernel."""
+    from app.workflow.rules_cli import rules
 
-    for module_name, attr in (("app.workflow.rules_cli", "rules"),
-                              ("app.workflow.process_cli", "processes")):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        main.add_command(getattr(module, attr))
+    main.add_command(rules)
 
 
-_register_optional_groups()
+_register_kernel_groups()
 
 
 if __name__ == "__main__":  # python -m app.cli …

@@ -17,6 +17,8 @@ REPORT = Path(__file__).resolve().parents[2] / "reports" / "traceability.json"
 def pytest_addoption(parser):
     parser.addoption("--req", default=None,
                      help="run only tests tagged with these requirement IDs (comma-separated)")
+    parser.addoption("--traceability-file", default=str(REPORT),
+                     help="where to write the requirement → outcome matrix")
 
 
 def _ids(item) -> list[str]:
@@ -46,7 +48,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 class _Collector:
-    def __init__(self):
+    def __init__(self, path: Path):
+        self.path = path
         self.outcomes: dict[str, str] = {}
         self.reqs: dict[str, list[str]] = {}
 
@@ -67,9 +70,11 @@ class _Collector:
         for nodeid, status in self.outcomes.items():
             for req in self.reqs.get(nodeid, []):
                 matrix[req][status] += 1
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(dict(sorted(matrix.items())), indent=2, ensure_ascii=False))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(dict(sorted(matrix.items())), indent=2, ensure_ascii=False))
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(_Collector(), "traceability-collector")
+    config.addinivalue_line("markers", "req(id): the requirement (R1.1 … U3) a test proves")
+    path = Path(config.getoption("--traceability-file"))
+    config.pluginmanager.register(_Collector(path), "traceability-collector")

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
@@ -21,11 +21,15 @@ LEVEL_LABELS = {"junior": _l("Junior"), "intermediate": _l("Intermediate"),
                 "associate_senior": _l("Associate senior"), "senior": _l("Senior")}
 
 
+def _choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
 def _department_choices(blank: bool) -> list:
     rows = db.session.execute(select(Department.id, Department.name, Department.code)
                               .order_by(Department.sort_order, Department.code)).all()
     choices = [(r.id, f"{r.name}（{r.code}）") for r in rows]
-    return ([("", "—")] if blank else []) + choices
+    return _choices(([("", "—")] if blank else []) + choices)
 
 
 def _int_or_none(value):
@@ -35,10 +39,10 @@ def _int_or_none(value):
 class DepartmentForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(_l("Enter the department code.")),
                                                Length(max=32)])
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the department name.")),
+    name = StringField(_l("Department name"), validators=[DataRequired(_l("Enter the department name.")),
                                                Length(max=120)])
-    category = SelectField(_l("Type"), choices=list(CATEGORY_LABELS.items()))
-    unit_type = SelectField(_l("Unit"), choices=list(UNIT_LABELS.items()))
+    category = SelectField(_l("Type"), choices=_choices(CATEGORY_LABELS.items()))
+    unit_type = SelectField(_l("Unit"), choices=_choices(UNIT_LABELS.items()))
     parent_id = SelectField(_l("Parent department"), coerce=_int_or_none, validate_choice=False)
     campus_id = SelectField(_l("Campus"), coerce=_int_or_none, validate_choice=False)
     sort_order = IntegerField(_l("Sort order"), default=0, validators=[Optional()])
@@ -48,17 +52,17 @@ class DepartmentForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.parent_id.choices = _department_choices(blank=True)
         campuses = db.session.execute(select(Campus.id, Campus.name).order_by(Campus.id)).all()
-        self.campus_id.choices = [("", "—")] + [(c.id, c.name) for c in campuses]
+        self.campus_id.choices = _choices([("", "—")] + [(c.id, c.name) for c in campuses])
 
 
 class StaffForm(FlaskForm):
     employee_no = StringField(_l("Employee no."), validators=[
         DataRequired(_l("Enter the employee number.")), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the name.")), Length(max=60)])
-    gender = SelectField(_l("Gender"), choices=list(GENDER_LABELS.items()))
+    gender = SelectField(_l("Gender"), choices=_choices(GENDER_LABELS.items()))
     birth_date = DateField(_l("Birth date"), validators=[Optional()])
     department_id = SelectField(_l("Department"), coerce=_int_or_none, validate_choice=False)
-    staff_type = SelectField(_l("Staff type"), choices=list(STAFF_TYPE_LABELS.items()))
+    staff_type = SelectField(_l("Staff type"), choices=_choices(STAFF_TYPE_LABELS.items()))
     post = StringField(_l("Post"), validators=[Optional(), Length(max=60)])
     title_code = SelectField(_l("Title"), validate_choice=False)
     title_since = DateField(_l("Title obtained on"), validators=[Optional()])
@@ -68,17 +72,17 @@ class StaffForm(FlaskForm):
     qualification_cert_no = StringField(_l("Qualification certificate no."),
                                         validators=[Optional(), Length(max=40)])
     hire_date = DateField(_l("Hire date"), validators=[Optional()])
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    status = SelectField(_l("Status"), choices=_choices(STATUS_LABELS.items()))
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.department_id.choices = _department_choices(blank=True)
         titles = db.session.execute(select(Title.code, Title.name).order_by(Title.sort_order)).all()
-        self.title_code.choices = [("", "—")] + [(t.code, t.name) for t in titles]
-        self.practice_category.choices = [("", "—")] + [(c, c) for c in PRACTICE_SCOPES]
-        self.practice_scope.choices = [("", "—")] + [
-            (s, f"{c}·{s}") for c, scopes in PRACTICE_SCOPES.items() for s in scopes]
+        self.title_code.choices = _choices([("", "—")] + [(t.code, t.name) for t in titles])
+        self.practice_category.choices = _choices([("", "—")] + [(c, c) for c in PRACTICE_SCOPES])
+        self.practice_scope.choices = _choices([("", "—")] + [
+            (s, f"{c}·{s}") for c, scopes in PRACTICE_SCOPES.items() for s in scopes])
 
     def service_data(self) -> dict:
         data = {name: field.data for name, field in self._fields.items() if name != "csrf_token"}

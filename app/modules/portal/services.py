@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.core.models import utcnow
-from app.core.scopes import can, reach, scope_filter
+from app.core.scopes import can, descendant_ids, reach, scope_filter
 from app.extensions import db
 from app.modules.org.models import Department, Staff, Title
 
@@ -33,14 +33,19 @@ def home_summary(user) -> dict:
                 select(Department).where(Department.id.in_(r.department_ids))
                 .where(Department.parent_id.is_(None) | ~Department.parent_id.in_(r.department_ids))
                 .order_by(Department.sort_order)).all()
+            # A department's card counts its wards too, as the scope does.
+            units = {dept.id: descendant_ids({dept.id}) for dept in departments}
             levels = db.session.execute(
                 select(Staff.department_id, Title.level, func.count(Staff.id))
                 .join(Title, Staff.title_code == Title.code)
-                .where(Staff.department_id.in_([d.id for d in departments]),
+                .where(Staff.department_id.in_(set().union(*units.values())),
                        Staff.status == "active")
                 .group_by(Staff.department_id, Title.level)).all()
             for dept in departments:
-                by_level = {lvl: n for d, lvl, n in levels if d == dept.id}
+                by_level: dict[str, int] = {}
+                for unit, lvl, n in levels:
+                    if unit in units[dept.id]:
+                        by_level[lvl] = by_level.get(lvl, 0) + n
                 summary["departments"].append(
                     DepartmentSummary(dept, sum(by_level.values()), by_level))
     if can(user, "accounts.manage"):
