@@ -5,7 +5,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.core.exports import xlsx_response
-from app.core.scopes import get_visible, require, scope_filter
+from app.core.scopes import descendant_ids, get_visible, require, scope_filter
 from app.core.web import paginate
 from app.extensions import db
 from app.modules.org import blueprint, services
@@ -99,7 +99,8 @@ def _staff_query():
             .where(scope_filter(current_user, "staff")))
     args = request.args
     if args.get("department_id", "").isdigit():
-        stmt = stmt.where(Staff.department_id == int(args["department_id"]))
+        # A department's list includes the staff of its wards.
+        stmt = stmt.where(Staff.department_id.in_(descendant_ids({int(args["department_id"])})))
     if args.get("staff_type") in STAFF_TYPE_LABELS:
         stmt = stmt.where(Staff.staff_type == args["staff_type"])
     if args.get("level") in LEVEL_LABELS:
