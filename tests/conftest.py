@@ -18,7 +18,9 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 pytest_plugins = ["tests.plugins.traceability"]
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/medtech_test")
+# Without TEST_DATABASE_URL each run gets its own database, so parallel runs never collide.
+PG_URL = os.environ.get("TEST_DATABASE_URL",
+                        f"postgresql://postgres@127.0.0.1:5432/medtech_test_{os.getpid()}")
 PG_REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("TEST_POSTGRES") == "required"
 
 
@@ -51,6 +53,16 @@ def pytest_configure(config):
         raise pytest.UsageError(f"PostgreSQL is required (CI) but unreachable at {PG_URL}: {reason}")
     else:
         config.postgres_skip_reason = reason
+
+
+def pytest_unconfigure(config):
+    if "postgres" in getattr(config, "backends", ()):
+        url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in (url.database, f"{url.database}_mig"):
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pytest_generate_tests(metafunc):
