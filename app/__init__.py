@@ -21,6 +21,8 @@ MODULES = (
     "app.modules.org",
     "app.modules.portal",
     "app.modules.admin",
+    "app.modules.lookup",
+    "app.modules.notifications",
     "app.api",
 )
 
@@ -41,12 +43,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app.core import i18n, security, uow, web
+    from app.core import i18n, notify, security, uow, web
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     security.init_app(app)
     uow.init_app(app)
     web.init_app(app)
+    notify.init_app(app)
 
     import importlib
 

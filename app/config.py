@@ -72,6 +72,15 @@ def _redis_url(raw: str) -> str:
     return value
 
 
+def _smtp_tls(raw: str) -> str:
+    value = raw.strip().lower()
+    aliases = {"": "", "none": "", "false": "", "0": "", "off": "", "starttls": "starttls",
+               "true": "starttls", "1": "starttls", "on": "starttls", "ssl": "ssl"}
+    if value not in aliases:
+        raise ValueError("expected starttls, ssl or empty")
+    return aliases[value]
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -103,6 +112,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEMO_PASSWORD", "demo", _str, "Password given to demo accounts by `medtech demo`."),
     Setting("NODE_MODULES", None, _str,
             "Folder of the installed front-end packages. Default: `node_modules` in the project."),
+    Setting("SMTP_HOST", "", _str, "Mail server for e-mail notifications. Empty: e-mail is not sent."),
+    Setting("SMTP_PORT", 25, _int, "Port of the mail server."),
+    Setting("SMTP_USER", "", _str, "Login of the mail server (empty: no login)."),
+    Setting("SMTP_PASSWORD", "", _str, "Password of the mail server login."),
+    Setting("SMTP_FROM", "", _str, "Sender address of notification e-mails. Default: `SMTP_USER`."),
+    Setting("SMTP_TLS", "", _smtp_tls,
+            "Encryption to the mail server: `starttls`, `ssl` (implicit TLS, port 465) or empty (none)."),
+    Setting("WECOM_API_BASE", "https://qyapi.weixin.qq.com", _str,
+            "Base URL of the WeCom (企业微信) API; change it for a proxy or a private deployment."),
+    Setting("WECOM_CORP_ID", "", _str, "WeCom corp id (企业ID). Empty: WeCom messages are not sent."),
+    Setting("WECOM_CORP_SECRET", "", _str, "Secret of the WeCom application that sends notifications."),
+    Setting("WECOM_AGENT_ID", "", _str, "Agent id (AgentId) of that WeCom application."),
+    Setting("SMS_GATEWAY_URL", "", _str,
+            "HTTP endpoint of the SMS gateway (POST JSON {mobile, content, sign}). Empty: SMS is not sent."),
+    Setting("SMS_GATEWAY_TOKEN", "", _str, "Bearer token sent to the SMS gateway."),
+    Setting("SMS_SIGN", "", _str, "SMS signature (短信签名) sent with every message, e.g. the hospital's name."),
     Setting("LOG_LEVEL", "INFO", _str, "Python logging level."),
 )
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-pytest_plugins = ["tests.plugins.traceability"]
+pytest_plugins = ["tests.plugins.traceability", "tests.plugins.browser"]
 
 # Without TEST_DATABASE_URL each run gets its own database, so parallel runs never collide.
 PG_URL = os.environ.get("TEST_DATABASE_URL",

@@ -55,6 +55,10 @@ ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     # /vendor/<package>/<path:filename>: one real file is enough.
     "package": lambda w: (["bootstrap"], []),
     "filename": lambda w: (["css/bootstrap.min.css"], []),
+    # /api/lookup/<source>: the typeahead data sources of forms.
+    "source": lambda w: (["staff", "departments"], []),
+    # /jobs/<run_id>: progress of a background job (404 unless the viewer started it or administers jobs).
+    "run_id": lambda w: ([1], []),
 }
 
 
