@@ -24,6 +24,9 @@ VENDOR_PACKAGES = {
     "bootstrap": "bootstrap/dist",
     "bootstrap-icons": "bootstrap-icons/font",
     "htmx": "htmx.org/dist",
+    "bpmn-js": "bpmn-js/dist",
+    "dmn-js": "dmn-js/dist",
+    "echarts": "echarts/dist",
 }
 
 
