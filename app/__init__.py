@@ -23,6 +23,8 @@ MODULES = (
     "app.modules.admin",
     "app.modules.lookup",
     "app.modules.notifications",
+    "app.modules.studio",
+    "app.modules.clinical",
     "app.api",
 )
 
@@ -50,6 +52,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     uow.init_app(app)
     web.init_app(app)
     notify.init_app(app)
+
+    from app import workflow
+
+    workflow.init_app(app)
 
     import importlib
 

@@ -47,6 +47,17 @@ class World:
 
 
 # argument name → (values inside the role's scope, marker records). Add new argument names here.
+def _with(extra: list, values: tuple[list, list]) -> tuple[list, list]:
+    return [*extra, *values[0]], values[1]
+
+
+def _decision_version_ids() -> list[int]:
+    from app.extensions import db
+    from app.workflow.models import DecisionVersion
+
+    return list(db.session.scalars(select(DecisionVersion.id).where(DecisionVersion.key == "example_risk")))
+
+
 ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     "staff_id": lambda w: ([w.own_staff_id], [w.markers["staff_other"], w.markers["staff_same"]]),
     "department_id": lambda w: ([w.own_department_id], [w.markers["dept"]]),
@@ -56,9 +67,23 @@ ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     "package": lambda w: (["bootstrap"], []),
     "filename": lambda w: (["css/bootstrap.min.css"], []),
     # /api/lookup/<source>: the typeahead data sources of forms.
-    "source": lambda w: (["staff", "departments"], []),
+    "source": lambda w: (["staff", "departments", "users"], []),
     # /jobs/<run_id>: progress of a background job (404 unless the viewer started it or administers jobs).
     "run_id": lambda w: ([1], []),
+    # Portal: the role's own application (task, record, attachment, process key) and a marker
+    # application of another department, visible only to hospital-wide oversight (else 404).
+    "task_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "task_id"),
+    "instance_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "instance_id"),
+    "attachment_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "attachment_id"),
+    "key": lambda w: _with(["example_risk"], __import__("tests.portal.crawl", fromlist=["crawl"])
+                           .values(w, Marker, "key")),
+    # Rules studio: the versions of the shipped example decision.
+    "version_id": lambda w: (_decision_version_ids(), []),
+    # Clinical data: a stay inside the role's scope, one outside (must 404); imports; dictionaries.
+    "stay_id": lambda w: __import__("tests.clinical.crawl", fromlist=["crawl"]).stay_values(w),
+    "import_id": lambda w: __import__("tests.clinical.crawl", fromlist=["crawl"]).import_values(w),
+    "dictionary": lambda w: (["procedures", "drugs", "diagnoses"], []),
+    "entry_id": lambda w: ([1], []),
 }
 
 

@@ -11,3 +11,4 @@ def init_app(app):
     from app.modules.accounts.services import sync_roles
 
     register_sync("roles", sync_roles)
+    from app.modules.accounts import resolvers  # noqa: F401  (registers the BPM kernel's role resolvers)

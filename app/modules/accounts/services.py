@@ -213,7 +213,7 @@ def sync_roles() -> int:
 
 # --- API tokens -------------------------------------------------------------------------------
 
-API_SCOPES = ("org:read", "org:write")
+API_SCOPES = ("org:read", "org:write", "clinical:read", "clinical:write")
 
 
 def _token_hash(token: str) -> str:
