@@ -183,9 +183,11 @@ def scheduler():
 
 def _register_kernel_groups() -> None:
     """Command groups that need no database (rules, processes) live with the kernel."""
+    from app.workflow.process_cli import processes
     from app.workflow.rules_cli import rules
 
     main.add_command(rules)
+    main.add_command(processes)
 
 
 _register_kernel_groups()
