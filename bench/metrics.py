@@ -267,7 +267,7 @@ def _imports(app, backend: str, n: int, doctors, rng) -> dict:
     out["csv_rows_per_s"] = round(n / elapsed)
     log.info("CSV: %d stays in %.2fs", n, elapsed)
 
-    xlsx_n = min(n, 5_000 if n <= 10_000 else 20_000)
+    xlsx_n = min(n, 2_000 if n <= 10_000 else 20_000)
     rows = stay_rows(xlsx_n, "BX", doctors, rng)
     data = to_xlsx(rows)
     elapsed = file_import(rows, "bench.xlsx", data)

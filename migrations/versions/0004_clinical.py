@@ -260,10 +260,6 @@ def upgrade():
     sa.Column('surgical_deaths', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('staff_id', 'month', name=op.f('pk_doctor_month_metric'))
     )
-    with op.batch_alter_table('doctor_month_metric', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_doctor_month_metric_department_id'), ['department_id'], unique=False)
-        batch_op.create_index('ix_doctor_month_metric_month', ['month'], unique=False)
-
     op.create_table('clinical_import',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
@@ -300,10 +296,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_clinical_import_created_at'))
 
     op.drop_table('clinical_import')
-    with op.batch_alter_table('doctor_month_metric', schema=None) as batch_op:
-        batch_op.drop_index('ix_doctor_month_metric_month')
-        batch_op.drop_index(batch_op.f('ix_doctor_month_metric_department_id'))
-
     op.drop_table('doctor_month_metric')
     with op.batch_alter_table('clinical_unknown_code', schema=None) as batch_op:
         batch_op.drop_index('ix_clinical_unknown_code_dictionary_code')

@@ -45,6 +45,8 @@ def test_medical_affairs_maintains_the_procedure_dictionary_and_resolves_unknown
     login("medaffairs")
     listed = client.get("/clinical/unknown-codes?dictionary=procedure").get_data(as_text=True)
     assert "66.6666" in listed and "新开展术式" in listed
+    sheet = load_workbook(io.BytesIO(client.get("/clinical/unknown-codes.xlsx?q=66.66").data)).active
+    assert [c.value for c in sheet[2]][1:4] == ["66.6666", "新开展术式", 1]
     form = client.get("/clinical/dictionaries/procedures/new?code=66.6666&name=新开展术式").get_data(as_text=True)
     assert 'value="66.6666"' in form
     response = client.post("/clinical/dictionaries/procedures/new", data={

@@ -74,29 +74,30 @@ def _countersign(app, signers: int = 2):
 
 
 class _Overlap:
-    """Makes every thread load the instance before any of them acts (first attempt only), so the
-    second save really meets a changed version."""
+    """Makes every thread read the instance and its open tasks before any of them acts (first
+    attempt only), so the second save really meets a changed version."""
 
     def __init__(self, monkeypatch, parties: int = 2):
         self.barrier = threading.Barrier(parties, timeout=10)
         self.waited: set[int] = set()
         self.conflicts = 0
-        original_init, original_is_conflict = engine.Run.__init__, engine._is_conflict
+        original_open_rows, original_is_conflict = engine.Run.open_rows, engine._is_conflict
         overlap = self
 
-        def init(run, *args, **kwargs):
-            original_init(run, *args, **kwargs)
+        def open_rows(run):
+            rows = original_open_rows(run)
             if threading.current_thread().name.startswith("overlap") and \
                     threading.get_ident() not in overlap.waited:
                 overlap.waited.add(threading.get_ident())
                 overlap.barrier.wait()
+            return rows
 
         def is_conflict(exc):
             found = original_is_conflict(exc)
             overlap.conflicts += found
             return found
 
-        monkeypatch.setattr(engine.Run, "__init__", init)
+        monkeypatch.setattr(engine.Run, "open_rows", open_rows)
         monkeypatch.setattr(engine, "_is_conflict", is_conflict)
 
 

@@ -23,7 +23,7 @@ from app.demo import REFERENCE_DATE, DemoContext
 from app.extensions import db
 from app.modules.clinical import demo_profiles as P
 from app.modules.clinical import models as m
-from app.modules.clinical.services import ceiling, metrics
+from app.modules.clinical.services import bulk, ceiling, metrics
 
 SCALES = {  # stays, inpatient orders per stay, outpatient prescriptions per stay, anomalies per kind
     "tiny": dict(stays=400, rx=2.0, outpatient=0.3, anomalies=3),
@@ -432,6 +432,7 @@ def build(ctx: DemoContext) -> None:
     if ceiling._HOOKS:  # another module decides levels: recompute the flags it would give
         ceiling.refresh_above_level()
     counts["doctor_month_metrics"] = metrics.rebuild()
+    bulk.analyze([m.DoctorMonthMetric.__table__])
     path = ground_truth_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:

@@ -86,6 +86,7 @@ def write(gen) -> dict[str, int]:
             (i, f"RX{i:010d}", r[0], r[1], r[2], r[3], r[4].isoformat(), r[5], r[6], r[7])
             for i, r in enumerate(gen.rx, 1)))
     bulk.reset_sequences(tables)
+    bulk.analyze(tables)
     return counts
 
 

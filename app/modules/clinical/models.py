@@ -299,7 +299,7 @@ class DoctorMonthMetric(db.Model):
     __tablename__ = "doctor_month_metric"
     staff_id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[date] = mapped_column(primary_key=True)
-    department_id: Mapped[int | None] = mapped_column(index=True)
+    department_id: Mapped[int | None]
     title_level: Mapped[int] = mapped_column(default=0)  # 1 resident … 4 chief; 0 unknown
     discharges: Mapped[int] = mapped_column(default=0)
     los_days: Mapped[int] = mapped_column(default=0)
@@ -317,5 +317,3 @@ class DoctorMonthMetric(db.Model):
     reoperations: Mapped[int] = mapped_column(default=0)
     surgical_patients: Mapped[int] = mapped_column(default=0)
     surgical_deaths: Mapped[int] = mapped_column(default=0)
-
-    __table_args__ = (Index("ix_doctor_month_metric_month", "month"),)

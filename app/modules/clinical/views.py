@@ -157,22 +157,47 @@ def show_doctor(staff_id: int):
                                "from": _month_text(start), "to": _month_text(end)}))
 
 
+CHART_KEYS = ("discharges", "operations", "ops_level1", "ops_level2", "ops_level3", "ops_level4", "avg_los",
+              "avg_cost", "deaths", "unplanned_readmissions", "ops_above_level", "complications", "long_stays")
+
+
+def _chart_queries() -> dict[str, str]:
+    from urllib.parse import urlencode
+
+    return {key: urlencode({"from": "__M__", "to": "__M__", **dict(metrics.METRICS[key].drill_args)})
+            for key in CHART_KEYS}
+
+
+CHART_QUERIES = _chart_queries()
+_LABELS: dict[str, dict[str, str]] = {}  # locale → chart labels
+
+
+def _chart_labels() -> dict[str, str]:
+    from flask_babel import get_locale
+
+    locale = str(get_locale())
+    labels = _LABELS.get(locale)
+    if labels is None:
+        labels = _LABELS[locale] = {key: str(metrics.METRICS[key].label) for key in CHART_KEYS}
+    return labels
+
+
 def dashboard_data(staff_id: int, start, end) -> dict:
     """What the charts draw, with a drill-down URL template per series (`__M__` = the month)."""
     rows = metrics.series(staff_id, start, end)
-    months = [_month_text(r["month"]) for r in rows]
-    marker = _month_text(start)
+    bases = {"stays": url_for("clinical.list_stays", staff_id=staff_id),
+             "operations": url_for("clinical.list_operations", staff_id=staff_id),
+             "surgical": url_for("clinical.list_stays", surgeon_id=staff_id)}
+    labels = _chart_labels()
     series = {}
-    for key in ("discharges", "operations", "ops_level1", "ops_level2", "ops_level3", "ops_level4", "avg_los",
-                "avg_cost", "deaths", "unplanned_readmissions", "ops_above_level", "complications", "long_stays"):
+    for key in CHART_KEYS:
         metric = metrics.METRICS[key]
         values = []
         for r in rows:
             value = metrics.value_of(metric, r)
             values.append(None if value is None else round(float(value), 2))
-        series[key] = {"label": str(metric.label), "values": values,
-                       "url": drill_url(metric, staff_id, start, end, month=start).replace(marker, "__M__")}
-    return {"months": months, "series": series}
+        series[key] = {"label": labels[key], "values": values, "url": f"{bases[metric.drill]}&{CHART_QUERIES[key]}"}
+    return {"months": [_month_text(r["month"]) for r in rows], "series": series}
 
 
 @blueprint.route("/doctors/<int:staff_id>/data.json")

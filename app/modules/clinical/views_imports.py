@@ -243,18 +243,33 @@ def edit_dictionary_entry(dictionary: str, entry_id: int | None = None):
                            dictionaries=DICTIONARY_LABELS)
 
 
-@blueprint.route("/unknown-codes")
-@login_required
-@require("clinical.view")
-def list_unknown_codes():
+def _unknown_query(args):
     stmt = select(UnknownCode)
-    args = request.args
     if args.get("dictionary") in UNKNOWN_DICTIONARY:
         stmt = stmt.where(UnknownCode.dictionary == args["dictionary"])
     q = args.get("q", "").strip()
     if q:
         stmt = stmt.where(or_(UnknownCode.code.startswith(q), UnknownCode.name.contains(q)))
     order = UnknownCode.occurrences.desc() if args.get("sort") == "occurrences" else UnknownCode.last_seen_at.desc()
-    page = paginate(stmt.order_by(order, UnknownCode.id))
+    return stmt.order_by(order, UnknownCode.id)
+
+
+@blueprint.route("/unknown-codes")
+@login_required
+@require("clinical.view")
+def list_unknown_codes():
+    args = request.args
+    page = paginate(_unknown_query(args))
     return render_template("clinical/unknown_codes.html", page=page, args=args, dictionaries=DICTIONARY_LABELS,
                            unknown_links=UNKNOWN_DICTIONARY, can_edit=can(current_user, "clinical.import"))
+
+
+@blueprint.route("/unknown-codes.xlsx")
+@login_required
+@require("clinical.view")
+def export_unknown_codes():
+    rows = db.session.scalars(_unknown_query(request.args)).all()
+    header = [_("Dictionary"), _("Code"), _("Name as sent"), _("Occurrences"), _("Last seen")]
+    body = [[str(DICTIONARY_LABELS[UNKNOWN_DICTIONARY[u.dictionary]]), u.code, u.name or "", u.occurrences,
+             u.last_seen_at.strftime("%Y-%m-%d %H:%M")] for u in rows]
+    return xlsx_response(_("Unknown codes"), header, body, "unknown-codes.xlsx")

@@ -77,6 +77,14 @@ def reset_sequences(tables: Iterable[Table]) -> None:
             f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
 
 
+def analyze(tables: Iterable[Table]) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load (else it plans for empty tables)."""
+    if dialect() != "postgresql":
+        return
+    for table in tables:
+        db.session.execute(text(f"ANALYZE {table.name}"))
+
+
 @contextmanager
 def without_indexes(tables: Sequence[Table]):
     """Drop secondary indexes, unique and foreign-key constraints during a PostgreSQL bulk load."""

@@ -283,12 +283,20 @@ def totals(staff_id: int, start: date, end: date) -> dict:
     return dict(row._mapping)
 
 
+def _series_statement():
+    from sqlalchemy import bindparam
+
+    table = DoctorMonthMetric.__table__
+    return (select(table.c.month, *[table.c[f] for f in COUNT_FIELDS])
+            .where(table.c.staff_id == bindparam("staff"), table.c.month.between(bindparam("start"), bindparam("end"))))
+
+
+_SERIES = _series_statement()  # built once: the dashboard asks for it on every chart load
+
+
 def series(staff_id: int, start: date, end: date) -> list[dict]:
     """One dict per month of the period (months without data give zeros)."""
-    table = DoctorMonthMetric.__table__
-    columns = [table.c[f] for f in COUNT_FIELDS]
-    found = {row[0]: row[1:] for row in db.session.execute(
-        select(table.c.month, *columns).where(table.c.staff_id == staff_id, table.c.month.between(start, end)))}
+    found = {row[0]: row[1:] for row in db.session.execute(_SERIES, {"staff": staff_id, "start": start, "end": end})}
     zeros = (0,) * len(COUNT_FIELDS)
     result = []
     for month in months_between(start, end):
@@ -380,11 +388,3 @@ def ranks_for(staff_id: int, start: date, end: date, keys: Iterable[str]) -> dic
             counts[5] += same_title
         result[key] = Rank(mine, counts[0] + 1, counts[1], counts[2] + 1, counts[3], counts[4] + 1, counts[5])
     return result
-
-
-def department_totals(department_ids: list[int] | None, start: date, end: date) -> dict:
-    stmt = select(*_sums()).where(DoctorMonthMetric.month.between(start, end))
-    if department_ids is not None:
-        stmt = stmt.where(DoctorMonthMetric.department_id.in_(department_ids))
-    return dict(db.session.execute(stmt).one()._mapping)
-
