@@ -8,3 +8,27 @@ document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
+// A background job's progress bar (macro job_progress in _macros.html): polls the job-run JSON
+// (/jobs/<run_id>) and reloads the page when the job has ended.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-job-progress]").forEach(function (box) {
+    var bar = box.querySelector(".progress-bar");
+    var meter = box.querySelector(".progress");
+    var message = box.querySelector("[data-progress-message]");
+    function tick() {
+      fetch(box.getAttribute("data-job-progress"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
+        .then(function (state) {
+          var pct = Math.max(0, Math.min(100, state.progress || 0));
+          bar.style.width = pct + "%";
+          bar.textContent = pct + "%";
+          meter.setAttribute("aria-valuenow", pct);
+          if (state.message && message) { message.textContent = state.message; }
+          if (state.status === "done" || state.status === "failed") { window.location.reload(); }
+          else { window.setTimeout(tick, 1000); }
+        })
+        .catch(function () { window.setTimeout(tick, 3000); });
+    }
+    tick();
+  });
+});

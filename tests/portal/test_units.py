@@ -48,17 +48,19 @@ def test_path_parts_of_names_are_dropped(ctx):
 def test_layout_for_a_process_without_diagram_information():
     from lxml import etree
 
+    from app.workflow import layout
+
     xml = (DATA / "portal_application.bpmn").read_text(encoding="utf-8")
     bare = xml[:xml.index("<bpmndi:BPMNDiagram")] + "</bpmn:definitions>\n"
-    laid = diagram.with_layout(bare, "portal_application")
+    laid = diagram.with_layout(bare)
     root = etree.fromstring(laid.encode())
-    shapes = {el.get("bpmnElement"): el[0] for el in root.iter(f"{{{diagram.BPMNDI_NS}}}BPMNShape")}
+    shapes = {el.get("bpmnElement"): el[0] for el in root.iter(f"{{{layout.BPMNDI_NS}}}BPMNShape")}
     assert set(shapes) == {"submitted", "head_review", "countersign", "decided", "approved", "rejected"}
     x = {key: float(bounds.get("x")) for key, bounds in shapes.items()}
     assert x["submitted"] < x["head_review"] < x["countersign"] < x["decided"] < x["approved"]
-    edges = list(root.iter(f"{{{diagram.BPMNDI_NS}}}BPMNEdge"))
+    edges = list(root.iter(f"{{{layout.BPMNDI_NS}}}BPMNEdge"))
     assert len(edges) == 5 and all(len(edge) >= 2 for edge in edges)
-    assert diagram.with_layout(xml, "portal_application") == xml  # drawn ones are left alone
+    assert diagram.with_layout(xml) == xml  # drawn ones are left alone
 
 
 def test_layout_survives_loops():
@@ -70,7 +72,7 @@ def test_layout_survives_loops():
            '<bpmn:sequenceFlow id="f2" sourceRef="a" targetRef="g"/><bpmn:sequenceFlow id="f3" sourceRef="g" '
            'targetRef="a"/><bpmn:sequenceFlow id="f4" sourceRef="g" targetRef="e"/></bpmn:process>'
            '</bpmn:definitions>')
-    laid = diagram.with_layout(xml, "p")
+    laid = diagram.with_layout(xml)
     assert laid.count("BPMNShape") >= 4 and laid.count("BPMNEdge") >= 4
 
 

@@ -6,6 +6,8 @@ from flask_babel import lazy_gettext as _l
 blueprint = Blueprint("studio", __name__, url_prefix="/studio")
 
 from app.modules.studio import rules_views  # noqa: E402,F401
+from app.modules.studio import form_views, models, process_views  # noqa: E402,F401
+from app.modules.studio import analytics_views, ops_views  # noqa: E402,F401
 
 
 def init_app(app):
@@ -14,3 +16,7 @@ def init_app(app):
 
     register_author_check()
     register_nav("studio.list_rules", _l("Rules"), "table", "rules.author", order=80)
+    register_nav("studio.list_processes", _l("Process management"), "diagram-3", "processes.manage", order=82)
+    register_nav("studio.list_forms", _l("Form management"), "ui-checks", "processes.manage", order=83)
+    register_nav("studio.ops_instances", _l("Process operations"), "activity", "processes.manage", order=84)
+    register_nav("studio.analytics_index", _l("Process analytics"), "bar-chart", "processes.manage", order=85)
