@@ -25,6 +25,9 @@ MODULES = (
     "app.modules.notifications",
     "app.modules.studio",
     "app.modules.clinical",
+    "app.modules.dossier",
+    "app.modules.catalog",
+    "app.modules.privileges",
     "app.api",
 )
 

@@ -58,6 +58,13 @@ def _database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _int_list(raw: str) -> list[int]:
+    values = [_int(part) for part in raw.split(",") if part.strip()]
+    if not values:
+        raise ValueError("expected comma-separated non-negative integers")
+    return values
+
+
 def _locale(raw: str) -> str:
     value = raw.strip()
     if value not in {"zh_CN", "en"}:
@@ -109,6 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated origins allowed to frame the app (e.g. WeCom workbench hosts)."),
     Setting("MAX_UPLOAD_MB", 20, _int, "Largest accepted upload, in MiB."),
     Setting("PAGE_SIZE", 50, _int, "Rows per page in lists."),
+    Setting("STUDIO_MAX_MODEL_KB", 2048, _int,
+            "Largest BPMN file or form schema the process and form studio accepts, in KiB."),
     Setting("DEMO_PASSWORD", "demo", _str, "Password given to demo accounts by `medtech demo`."),
     Setting("NODE_MODULES", None, _str,
             "Folder of the installed front-end packages. Default: `node_modules` in the project."),
@@ -128,6 +137,11 @@ SETTINGS: tuple[Setting, ...] = (
             "HTTP endpoint of the SMS gateway (POST JSON {mobile, content, sign}). Empty: SMS is not sent."),
     Setting("SMS_GATEWAY_TOKEN", "", _str, "Bearer token sent to the SMS gateway."),
     Setting("SMS_SIGN", "", _str, "SMS signature (短信签名) sent with every message, e.g. the hospital's name."),
+    Setting("DOSSIER_STORAGE", "", _str,
+            "Folder for certificate files and exports of the doctor dossier. Default: `instance/dossier`."),
+    Setting("DOSSIER_MAX_FILE_MB", 10, _int, "Largest accepted certificate file (image or PDF), in MiB."),
+    Setting("DOSSIER_REMINDER_DAYS", [90, 30, 7], _int_list,
+            "Days before a certificate expires at which its holder is reminded (comma-separated)."),
     Setting("LOG_LEVEL", "INFO", _str, "Python logging level."),
 )
 

@@ -58,6 +58,14 @@ def _decision_version_ids() -> list[int]:
     return list(db.session.scalars(select(DecisionVersion.id).where(DecisionVersion.key == "example_risk")))
 
 
+def _process_version_ids() -> list[int]:
+    from app.extensions import db
+    from app.workflow.models import ProcessDefinition, ProcessVersion
+
+    return list(db.session.scalars(select(ProcessVersion.id).join(ProcessDefinition)
+                                   .where(ProcessDefinition.key == "example_review_chain")))
+
+
 ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     "staff_id": lambda w: ([w.own_staff_id], [w.markers["staff_other"], w.markers["staff_same"]]),
     "department_id": lambda w: ([w.own_department_id], [w.markers["dept"]]),
@@ -67,7 +75,7 @@ ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     "package": lambda w: (["bootstrap"], []),
     "filename": lambda w: (["css/bootstrap.min.css"], []),
     # /api/lookup/<source>: the typeahead data sources of forms.
-    "source": lambda w: (["staff", "departments", "users"], []),
+    "source": lambda w: (["staff", "departments", "users", "work_history", "training_history"], []),
     # /jobs/<run_id>: progress of a background job (404 unless the viewer started it or administers jobs).
     "run_id": lambda w: ([1], []),
     # Portal: the role's own application (task, record, attachment, process key) and a marker
@@ -75,15 +83,30 @@ ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
     "task_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "task_id"),
     "instance_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "instance_id"),
     "attachment_id": lambda w: __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "attachment_id"),
-    "key": lambda w: _with(["example_risk"], __import__("tests.portal.crawl", fromlist=["crawl"])
-                           .values(w, Marker, "key")),
+    "key": lambda w: _with(["example_risk", "example_review_chain"],
+                           __import__("tests.portal.crawl", fromlist=["crawl"]).values(w, Marker, "key")),
     # Rules studio: the versions of the shipped example decision.
-    "version_id": lambda w: (_decision_version_ids(), []),
+    "version_id": lambda w: (_decision_version_ids() + _process_version_ids(), []),
+    # Process and form studio: the shipped example form.
+    "name": lambda w: (["example_review"], []),
     # Clinical data: a stay inside the role's scope, one outside (must 404); imports; dictionaries.
     "stay_id": lambda w: __import__("tests.clinical.crawl", fromlist=["crawl"]).stay_values(w),
     "import_id": lambda w: __import__("tests.clinical.crawl", fromlist=["crawl"]).import_values(w),
     "dictionary": lambda w: (["procedures", "drugs", "diagnoses"], []),
     "entry_id": lambda w: ([1], []),
+    # Privileges: the apply page per type; an application and a grant in scope, marker ones outside.
+    "ptype": lambda w: __import__("tests.privileges.crawl", fromlist=["crawl"]).ptype_values(w),
+    "application_id": lambda w: __import__("tests.privileges.crawl", fromlist=["crawl"]).application_values(w),
+    "grant_id": lambda w: __import__("tests.privileges.crawl", fromlist=["crawl"]).grant_values(w),
+    # Doctor dossier: the role's own dossier and its records; the planted staff members' dossiers
+    # and records where the role's dossier scope does not reach them (must 404).
+    **{arg: (lambda a: lambda w: __import__("tests.dossier.crawl", fromlist=["crawl"]).values(w, Marker, a))(arg)
+       for arg in ("person_id", "certificate_id", "file_id", "history_id", "adverse_id", "export_id", "batch_id")},
+    # Catalog: hospital items and restricted technologies (hospital-wide), their indicators, and a
+    # department-catalog row inside the role's scope plus a marker row of the marker department.
+    "item_id": lambda w: __import__("tests.catalog.crawl", fromlist=["crawl"]).item_values(w),
+    "indicator_id": lambda w: __import__("tests.catalog.crawl", fromlist=["crawl"]).indicator_values(w),
+    "row_id": lambda w: __import__("tests.catalog.crawl", fromlist=["crawl"]).row_values(w),
 }
 
 

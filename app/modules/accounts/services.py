@@ -213,7 +213,8 @@ def sync_roles() -> int:
 
 # --- API tokens -------------------------------------------------------------------------------
 
-API_SCOPES = ("org:read", "org:write", "clinical:read", "clinical:write")
+API_SCOPES = ("org:read", "org:write", "clinical:read", "clinical:write", "dossier:read", "dossier:write",
+              "privileges:read", "privileges:override")
 
 
 def _token_hash(token: str) -> str:
