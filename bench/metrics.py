@@ -10,18 +10,27 @@ of BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432), loads the 
 drops it at the end. Logs go to stderr; the last stdout line is one JSON object:
 
   api_rows_per_s, csv_rows_per_s, xlsx_rows_per_s  stays upserted per second end to end: the JSON API
-                                                    in 5000-row batches (HTTP, token), a CSV and an
-                                                    Excel file checked and committed as on the page
-  copy_rows_per_s      PostgreSQL COPY of the same rows into a bare table (null on SQLite)
+                                                    in 5000-row batches (HTTP, token; bodies serialised
+                                                    before the clock starts), a CSV and an Excel file
+                                                    uploaded, checked and committed as on the page —
+                                                    each with its full job: row checks, new patients,
+                                                    upsert, unknown codes, metrics, history, audit
+  copy_rows_per_s      PostgreSQL COPY of exactly the API's rows (as CSV text) into a bare table with
+                       the same typed columns and no index (null on SQLite)
   copy_into_stays_rows_per_s  (context) the same rows COPYed straight into clinical_stay with its
                        indexes, rolled back: the ceiling of any import path into that table
+  copy_into_tables_rows_per_s, ceiling_vs_copy  (context) the same, with each stay's new patient
+                       COPYed into clinical_patient first: the least any import of these rows writes,
+                       and its ratio to copy_rows_per_s — the bound of import_vs_copy
   import_vs_copy       best of API/CSV ÷ COPY (target ≥ 0.3; null on SQLite)
   dashboard_p95_ms     the data of a doctor's dashboard charts (the JSON endpoint's service)
   ranking_p95_ms       a rankings page query (window ranks over doctor-month metrics, first page)
   drilldown_p95_ms     a drill-down list (a doctor's stays in one month: count and first page)
   scan_ms              a plain aggregate over all stays (per doctor and month), median of 3
   dashboard_vs_scan    dashboard_p95_ms ÷ scan_ms (target ≤ 0.05)
-plus context: backend, scale, stays, import_rows, demo_s, dashboard_http_p95_ms (through HTTP).
+plus context: backend, scale, stays, operations, prescriptions (after the imports), import_rows, demo_s
+(the whole demo hospital), demo_clinical_s (its two clinical years, bulk-loaded, metrics rebuilt),
+dashboard_http_p95_ms (through HTTP).
 """
 from __future__ import annotations
 
@@ -197,10 +206,11 @@ def _measure(url: str, backend: str, scale: str, import_rows: int, args) -> dict
         sync.run_all()
         uow.commit()
         started = time.perf_counter()
-        build_demo(scale=scale, password="demo")
+        report = build_demo(scale=scale, password="demo")
         uow.commit()
         result["demo_s"] = round(time.perf_counter() - started, 1)
-        log.info("demo %s loaded in %.1fs", scale, result["demo_s"])
+        result["demo_clinical_s"] = round(report.timings.get("clinical", 0), 1)
+        log.info("demo %s loaded in %.1fs (clinical years %.1fs)", scale, result["demo_s"], result["demo_clinical_s"])
 
         from app.modules.clinical.models import Stay
         from app.modules.org.models import Department, Staff
@@ -212,6 +222,10 @@ def _measure(url: str, backend: str, scale: str, import_rows: int, args) -> dict
         result.update(_imports(app, backend, import_rows, [tuple(d) for d in doctors], rng))
         db.session.remove()
         result["stays"] = db.session.scalar(select(func.count(Stay.id)))
+        from app.modules.clinical.models import Operation, Prescription
+
+        result["operations"] = db.session.scalar(select(func.count(Operation.id)))
+        result["prescriptions"] = db.session.scalar(select(func.count(Prescription.id)))
         result["import_rows"] = import_rows
         result.update(_reads(app, rng))
         # A plain aggregate over all stays: what a dashboard would cost without pre-aggregation.
@@ -242,11 +256,15 @@ def _imports(app, backend: str, n: int, doctors, rng) -> dict:
     client = fresh_client(app)
     headers = {"Authorization": f"Bearer {token}"}
 
-    rows = stay_rows(n, "BA", doctors, rng)
+    rows = api_rows = stay_rows(n, "BA", doctors, rng)
+    # The bodies are serialised before the clock starts (as the CSV and Excel files are made before
+    # theirs): what is timed is the server's work — HTTP, token, parsing, checking, writing, metrics.
+    bodies = [json.dumps({"items": rows[start:start + ingest.MAX_BATCH]}, ensure_ascii=False).encode("utf-8")
+              for start in range(0, n, ingest.MAX_BATCH)]
+    headers["Content-Type"] = "application/json"
     started = time.perf_counter()
-    for start in range(0, n, ingest.MAX_BATCH):
-        response = client.post("/api/v1/clinical/stays", json={"items": rows[start:start + ingest.MAX_BATCH]},
-                               headers=headers)
+    for body in bodies:
+        response = client.post("/api/v1/clinical/stays", data=body, headers=headers)
         assert response.status_code == 200, response.get_json()
     elapsed = time.perf_counter() - started
     out["api_rows_per_s"] = round(n / elapsed)
@@ -275,7 +293,7 @@ def _imports(app, backend: str, n: int, doctors, rng) -> dict:
     log.info("Excel: %d stays in %.2fs", xlsx_n, elapsed)
 
     if backend == "postgres":
-        rows = stay_rows(n, "BP", doctors, rng)
+        rows = api_rows  # exactly the rows the API took in
         text_rows = to_csv(rows).decode("utf-8").split("\n", 1)[1]
         db.session.execute(db.text(
             "CREATE TABLE bench_bare_stay (source_id varchar(40), patient_source_id varchar(40), "
@@ -292,12 +310,16 @@ def _imports(app, backend: str, n: int, doctors, rng) -> dict:
         # The ceiling of any import path: the same stays COPYed straight into clinical_stay, whose
         # unique and secondary indexes must be maintained whatever writes to it.
         out["copy_into_stays_rows_per_s"] = _copy_into_stays(rows)
+        # What the import must write at the least for these rows: each stay's new patient and the
+        # stay, COPYed into their indexed tables (rolled back). Its ratio to COPY bounds import_vs_copy.
+        out["copy_into_tables_rows_per_s"] = _copy_into_stays(rows, with_patients=True)
+        out["ceiling_vs_copy"] = round(out["copy_into_tables_rows_per_s"] / out["copy_rows_per_s"], 3)
     else:
         out["copy_rows_per_s"] = None
     return out
 
 
-def _copy_into_stays(rows: list[dict]) -> int:
+def _copy_into_stays(rows: list[dict], with_patients: bool = False) -> int:
     from sqlalchemy import func, select
 
     from app.core import uow
@@ -309,20 +331,29 @@ def _copy_into_stays(rows: list[dict]) -> int:
     staff = dict(db.session.execute(select(Staff.employee_no, Staff.id)).all())
     departments = dict(db.session.execute(select(Department.code, Department.id)).all())
     patient = db.session.scalar(select(func.min(Patient.id)))
+    next_patient = (db.session.scalar(select(func.max(Patient.id))) or 0) + 1
     next_id = (db.session.scalar(select(func.max(Stay.id))) or 0) + 1
+    prefix = "BR" if with_patients else "BQ"
     columns = ("id", "source_id", "patient_id", "admitted_at", "discharged_at", "admit_department_id",
                "discharge_department_id", "attending_id", "discharge_method", "readmission_plan",
                "unplanned_readmission", "total_cost", "main_diagnosis_code", "main_diagnosis_name",
                "discharge_month", "los_days", "created_at", "updated_at")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    buffer, patients = io.StringIO(), io.StringIO()
+    writer, patient_writer = csv.writer(buffer), csv.writer(patients)
     for i, r in enumerate(rows):
         dept = departments[r["discharge_department_code"]]
-        writer.writerow((next_id + i, "BQ" + r["source_id"], patient, r["admitted_at"], r["discharged_at"], dept, dept,
-                         staff[r["attending_employee_no"]], r["discharge_method"], "f", "f", r["total_cost"],
+        if with_patients:
+            patient = next_patient + i
+            patient_writer.writerow((patient, prefix + r["patient_source_id"], r["patient_name"],
+                                     "2026-11-01 00:00:00", "2026-11-01 00:00:00"))
+        writer.writerow((next_id + i, prefix + r["source_id"], patient, r["admitted_at"], r["discharged_at"], dept,
+                         dept, staff[r["attending_employee_no"]], r["discharge_method"], "f", "f", r["total_cost"],
                          r["main_diagnosis_code"], r["main_diagnosis_name"], r["discharged_at"][:8] + "01", 3,
                          "2026-11-01 00:00:00", "2026-11-01 00:00:00"))
     started = time.perf_counter()
+    if with_patients:
+        bulk.copy_text("clinical_patient", ("id", "source_id", "name", "created_at", "updated_at"),
+                       patients.getvalue())
     bulk.copy_text("clinical_stay", columns, buffer.getvalue())
     elapsed = time.perf_counter() - started
     db.session.rollback()

@@ -74,6 +74,11 @@ def test_a_batch_with_broken_rows_is_refused_row_by_row_and_nothing_is_written(c
                         (4, "discharge_method"), (4, "admitted_at"), (5, "source_id")}
     assert any("NOBODY" in e["message"] for e in body["errors"])
     assert (_count(Stay), _count(Patient), _count(DoctorMonthMetric)) == before
+    # The refusal is in the import history with its report, for whoever keeps the interface.
+    refused = db.session.get(ImportBatch, body["import_id"])
+    assert (refused.source, refused.status, refused.total_rows, refused.error_rows, refused.inserted) == \
+        ("api", "invalid", 5, 4, 0)
+    assert {(e["row"], e["field"]) for e in refused.errors} == problems
 
 
 @pytest.mark.req("R15.1")
@@ -170,3 +175,62 @@ def test_operations_outside_their_stay_or_with_unknown_references_are_refused(ct
     assert not result.written
     assert {(e["row"], e["field"]) for e in result.errors} == {
         (1, "performed_at"), (2, "stay_source_id"), (3, "level"), (3, "incision_grade")}
+
+
+@pytest.mark.req("R15.1")
+def test_a_row_another_sender_writes_meanwhile_is_updated_not_duplicated(ctx, monkeypatch):
+    """Two imports racing on one source id: ours finds the key taken at insert time, rolls back its
+    savepoint and upserts again, now updating that row."""
+    from sqlalchemy import text as sql
+
+    from app.modules.clinical.services.records import Stays
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("needs a second connection writing while this transaction is open (PostgreSQL)")
+    ward = create_ward()
+    rows = [stay_row(ward) for _ in range(3)]
+    original = Stays.before_write
+    other = db.engine.connect()
+
+    def racing(self, ctx_, new, changed):  # after our look-up found nothing, before our insert
+        if not other.info.get("raced"):
+            other.info["raced"] = True
+            other.execute(sql(
+                "INSERT INTO clinical_stay (source_id, patient_id, admitted_at, discharged_at, admit_department_id, "
+                "discharge_department_id, attending_id, discharge_method, readmission_plan, unplanned_readmission, "
+                "total_cost, discharge_month, los_days, created_at, updated_at) VALUES (:s, 0, '2026-03-02 09:00', "
+                "'2026-03-09 10:00', :d, :d, :a, '1', false, false, 1.00, '2026-03-01', 7, now(), now())"),
+                {"s": rows[0]["source_id"], "d": ward.department.id, "a": ward.attending.id})
+            other.commit()
+        return original(self, ctx_, new, changed)
+
+    monkeypatch.setattr(Stays, "before_write", racing)
+    try:
+        result = ingest.upsert("stays", rows)
+        assert result.written and (result.inserted, result.updated, result.unchanged) == (2, 1, 0)
+        assert db.session.scalar(select(func.count(Stay.id)).where(Stay.source_id == rows[0]["source_id"])) == 1
+        stay = db.session.scalar(select(Stay).where(Stay.source_id == rows[0]["source_id"]))
+        assert stay.total_cost == Decimal("12345.60") and stay.patient.name == "测试患者"
+    finally:
+        db.session.rollback()  # releases our lock on the row before the other connection removes it
+        other.execute(sql("SET lock_timeout = '5s'"))
+        other.execute(sql("DELETE FROM clinical_stay WHERE source_id = :s"), {"s": rows[0]["source_id"]})
+        other.commit()
+        other.close()
+
+
+def test_copy_stream_gives_the_same_csv_as_writing_it_at_once():
+    import csv
+    import io
+
+    from app.modules.clinical.services.bulk import CsvStream
+
+    rows = [(i, f"S{i}", '王"五",\n二行' if i % 7 == 0 else "李四", None, i % 2 == 0, Decimal("1.50"))
+            for i in range(CsvStream.ROWS * 2 + 17)]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(rows)
+    stream, parts = CsvStream(rows), []
+    while chunk := stream.read(8192):
+        parts.append(chunk)
+    assert "".join(parts) == expected.getvalue() == CsvStream(rows).read()
+    assert len(parts) > 3 and CsvStream([]).read(10) == ""

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.api import blueprint as api_blueprint
 from app.api import token_required
 from app.core import audit
+from app.core.models import utcnow
 from app.extensions import db
 from app.modules.clinical.models import DoctorMonthMetric, UnknownCode
 from app.modules.clinical.services import files, ingest
@@ -57,10 +58,18 @@ def _upsert(kind_name: str):
     if len(items) > ingest.MAX_BATCH:
         return _error(413, f"at most {ingest.MAX_BATCH} rows per batch")
     result = ingest.upsert(kind_name, items)
-    if not result.written:
-        return _error(422, "the batch was refused; nothing was written", written=False, total=result.total,
-                      error_rows=result.error_rows, errors=result.errors, unknown_codes=result.unknown_codes)
     token = getattr(g, "api_token", None)
+    if not result.written:
+        # The refusal goes into the import history in a transaction of its own (the request's unit of
+        # work rolls back on a 4xx answer; the batch wrote nothing else).
+        db.session.rollback()
+        if token is not None:
+            token.last_used_at = utcnow()
+        batch = files.record_api_batch(getattr(token, "name", None), kind_name, result)
+        db.session.commit()
+        return _error(422, "the batch was refused; nothing was written", written=False, total=result.total,
+                      error_rows=result.error_rows, errors=result.errors, unknown_codes=result.unknown_codes,
+                      import_id=batch.id)
     batch = files.record_api_batch(getattr(token, "name", None), kind_name, result)
     audit.record("clinical.api_batch", object_type="clinical_import", object_id=batch.id,
                  data={"kind": kind_name, "token": getattr(token, "prefix", None), "rows": result.total,

@@ -31,13 +31,52 @@ def matching(column, values):
     if not values:
         return
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import any_, bindparam
+        from sqlalchemy import Text, any_, bindparam, cast
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        yield column == any_(cast(bindparam(None, array_literal(values), type_=Text()), ARRAY(column.type)))
         return
     for part in chunks(values):
         yield column.in_(part)
+
+
+def fetch_by(column, values, *columns, unique: bool = True) -> list:
+    """Rows (`column`, *`columns`) of the records whose `column` (unique unless said) is one of `values`.
+
+    PostgreSQL: one index probe per key (`unnest` joined LATERAL to a one-row lookup). A plain
+    `= ANY(...)` of thousands of keys makes the planner expect thousands of hits and scan the whole
+    table, which costs more the bigger the table grows; per-key probes cost what the batch is.
+    """
+    values = list(dict.fromkeys(values))  # each key once
+    if not values:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import Text, bindparam, cast, func, true
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        keys = func.unnest(cast(bindparam(None, array_literal(values), type_=Text()), ARRAY(column.type))) \
+            .table_valued("key").render_derived(name="k")
+        found = select(column, *columns).where(column == keys.c.key)
+        found = (found.limit(1) if unique else found).lateral("found")
+        return db.session.execute(select(*found.c).select_from(keys).join(found, true())).all()
+    rows = []
+    for clause in matching(column, values):
+        rows.extend(db.session.execute(select(column, *columns).where(clause)).all())
+    return rows
+
+
+def array_literal(values) -> str:
+    """A PostgreSQL array literal ('{"a","b"}') of plain values: one text parameter that the server
+    parses far faster than an ARRAY[...] of thousands of bound values."""
+    values = list(values)
+    texts = ["" if v is None else str(v) for v in values]
+    if not texts:
+        return "{}"
+    plain = "".join(texts)
+    if '"' not in plain and "\\" not in plain and None not in values:
+        return '{"' + '","'.join(texts) + '"}'
+    return "{" + ",".join("NULL" if v is None else '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v, t in zip(values, texts)) + "}"
 
 
 def month_of(value) -> date:
@@ -62,22 +101,10 @@ class Context:
         self.unknown: Counter = Counter()
         self.unknown_names: dict[tuple[str, str], str | None] = {}
 
-    def load_staff(self, rows: list[dict]) -> None:
-        """Staff referred to by any `*_employee_no` field of the batch, by 工号."""
-        from app.modules.org.models import Staff
-
-        wanted = set()
-        for row in rows:
-            if isinstance(row, dict):
-                for name, value in row.items():
-                    if value and name.endswith("_employee_no"):
-                        wanted.add(str(value).strip())
-        self._staff = {}
-        for clause in matching(Staff.employee_no, sorted(wanted)):
-            self._staff.update(db.session.execute(select(Staff.employee_no, Staff.id).where(clause)).all())
-
     @property
     def staff(self) -> dict[str, int]:
+        """Every staff member's id by 工号, loaded once per batch (a few thousand rows at most: one
+        query beats looking up the 工号 of each row)."""
         if self._staff is None:
             from app.modules.org.models import Staff
 
@@ -95,10 +122,7 @@ class Context:
     def load_refs(self, name: str, model, rows: list[dict], field: str, *columns) -> dict:
         """Records referred to by `field` (a source id), keyed by source id."""
         keys = sorted({str(r.get(field)).strip() for r in rows if isinstance(r, dict) and r.get(field)})
-        found: dict = {}
-        for clause in matching(model.source_id, keys):
-            for row in db.session.execute(select(model.source_id, model.id, *columns).where(clause)):
-                found[row[0]] = row
+        found = {row[0]: row for row in fetch_by(model.source_id, keys, model.id, *columns)}
         self.refs[name] = found
         return found
 

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 
 from sqlalchemy import Table, UniqueConstraint, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex, ForeignKeyConstraint
@@ -58,6 +59,23 @@ def write_rows(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> int
         count = len(rows)
     cursor.close()
     return count
+
+
+def _copy(statement: str, buffer) -> None:
+    """One COPY on the session's connection; a broken constraint raises SQLAlchemy's IntegrityError
+    (as any statement through the session would), so that callers can roll back a savepoint and retry."""
+    from sqlalchemy.exc import IntegrityError
+
+    cursor = _raw_cursor()
+    try:
+        cursor.copy_expert(statement, buffer, size=65536)
+    except Exception as exc:
+        dbapi = db.session.get_bind().dialect.dbapi
+        if isinstance(exc, dbapi.IntegrityError):
+            raise IntegrityError(statement, None, exc) from exc
+        raise
+    finally:
+        cursor.close()
 
 
 def copy_text(table: str, columns: Sequence[str], data: str) -> None:
@@ -114,28 +132,58 @@ def without_indexes(tables: Sequence[Table]):
             connection.execute(AddConstraint(constraint))
 
 
-def _fill_defaults(model, rows: list[dict]) -> list[str]:
-    """Column names in table order, with Python-side defaults filled into rows that lack them."""
-    columns = [c for c in model.__table__.columns]
-    names = [c.key for c in columns]
-    for column in columns:
-        default = column.default
-        if default is None or column.primary_key:
+def _default_of(column):
+    default = column.default
+    if default is None or column.primary_key:
+        return None
+    if default.is_scalar:
+        return default.arg
+    if default.is_callable:
+        return default.arg(None)
+    return None
+
+
+def _layout(model, rows: list[dict], constants: dict) -> tuple[list[str], dict]:
+    """The table's columns the rows give (in table order) and the constant value of every other
+    column (`constants`, else its Python-side default, else NULL); None in a given column that has a
+    default becomes the default, as the ORM would do."""
+    given = set().union(*rows)
+    present, fixed = [], {}
+    for column in model.__table__.columns:
+        key = column.key
+        if column.primary_key and key == "id":
             continue
-        if default.is_scalar:
-            value = default.arg
-        elif default.is_callable:
-            value = default.arg(None)
+        if key in constants:
+            fixed[key] = constants[key]
+        elif key in given:
+            present.append(key)
+            default = _default_of(column)
+            if default is not None and any(row.get(key) is None for row in rows):
+                for row in rows:
+                    if row.get(key) is None:
+                        row[key] = default
         else:
-            continue
-        for row in rows:
-            if row.get(column.key) is None:
-                row[column.key] = value
-    return names
+            fixed[key] = _default_of(column)
+    return present, fixed
 
 
-def insert_rows(model, rows: list[dict], returning: bool = False) -> list[int]:
-    """Insert new rows (dicts of column values) in bulk; returns their ids when asked.
+def _tuples(rows: list[dict], present: list[str]):
+    """Each row's values of `present`, in order (C-speed when every row has every key)."""
+    if not present:
+        return [()] * len(rows)
+    getter = itemgetter(*present)
+    if len(present) == 1:
+        return [(row.get(present[0]),) for row in rows]
+    try:
+        return list(map(getter, rows))
+    except KeyError:
+        return [tuple(row.get(k) for k in present) for row in rows]
+
+
+def insert_rows(model, rows: list[dict], returning: bool = False, constants: dict | None = None) -> list[int]:
+    """Insert new rows (dicts holding at least their column values; other keys are ignored) in bulk;
+    `constants` gives columns that are the same for every row (e.g. time stamps). Returns the new
+    ids when asked.
 
     PostgreSQL: ids are drawn from the table's sequence and the rows go in with one COPY (the
     fastest way in; unique constraints still guard against a concurrent duplicate). Elsewhere an
@@ -143,35 +191,75 @@ def insert_rows(model, rows: list[dict], returning: bool = False) -> list[int]:
     """
     if not rows:
         return []
-    names = _fill_defaults(model, rows)
-    has_id = "id" in names and model.__table__.c.id.primary_key
+    present, fixed = _layout(model, rows, constants or {})
+    has_id = "id" in model.__table__.c and model.__table__.c.id.primary_key
     if dialect() != "postgresql":
         from sqlalchemy import func, insert, select
 
+        payload = [{**fixed, **dict(zip(present, values))} for values in _tuples(rows, present)]
         ids = []
         if returning and has_id:
             # SQLite has one writer at a time; ids after the current maximum (RETURNING in order would
             # make SQLAlchemy insert row by row). A concurrent writer fails on the key and retries.
             first = (db.session.scalar(select(func.max(model.id))) or 0) + 1
             ids = list(range(first, first + len(rows)))
-            for row, new_id in zip(rows, ids):
+            for row, new_id in zip(payload, ids):
                 row["id"] = new_id
-        db.session.execute(insert(model.__table__), rows)  # Core: no ORM bookkeeping per row
+        db.session.execute(insert(model.__table__), payload)  # Core: no ORM bookkeeping per row
         return ids
+    names = [*present, *fixed]
+    tail = tuple(None if v is None else str(v) for v in fixed.values())  # formatted once, not per row
+    values = _tuples(rows, present)
     ids: list[int] = []
     if has_id:
-        sequence = db.session.scalar(text(f"SELECT pg_get_serial_sequence('{model.__tablename__}', 'id')"))
-        ids = list(db.session.execute(text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                                      {"seq": sequence, "n": len(rows)}).scalars())
-        for row, new_id in zip(rows, ids):
-            row["id"] = new_id
-    else:
-        names = [n for n in names if n != "id"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([[row.get(name) for name in names] for row in rows])
-    buffer.seek(0)
-    cursor = _raw_cursor()
-    cursor.copy_expert(f"COPY {model.__tablename__} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buffer)
-    cursor.close()
+        sequence = _sequence(model.__tablename__)
+        cursor = _raw_cursor()  # thousands of ids: plain tuples, no result processing per row
+        cursor.execute("SELECT nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)", (sequence, len(rows)))
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.close()
+        names.insert(0, "id")
+        values = [(new_id, *row, *tail) for new_id, row in zip(ids, values)]
+    elif tail:
+        values = [(*row, *tail) for row in values]
+    _copy(f"COPY {model.__tablename__} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", CsvStream(values))
     return ids if returning else []
+
+
+class CsvStream:
+    """A file-like object COPY reads from, formatting rows as CSV a few thousand at a time: the server
+    inserts (and maintains its indexes for) what it got while the next rows are being formatted."""
+
+    ROWS = 2000
+
+    def __init__(self, rows: Sequence[tuple]):
+        self._rows, self._next = rows, 0
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._text, self._pos = "", 0
+
+    def read(self, size: int = -1) -> str:
+        if size < 0:
+            return "".join(iter(lambda: self.read(1 << 20), ""))
+        if self._pos >= len(self._text):
+            if self._next >= len(self._rows):
+                return ""
+            self._buffer.seek(0)
+            self._buffer.truncate()
+            self._writer.writerows(self._rows[self._next:self._next + self.ROWS])
+            self._next += self.ROWS
+            self._text, self._pos = self._buffer.getvalue(), 0
+        end = self._pos + size
+        chunk = self._text[self._pos:end]
+        self._pos = end
+        return chunk
+
+
+_SEQUENCES: dict[str, str] = {}
+
+
+def _sequence(table: str) -> str:
+    """The id sequence of a table (looked up once per process)."""
+    found = _SEQUENCES.get(table)
+    if found is None:
+        found = _SEQUENCES[table] = db.session.scalar(text(f"SELECT pg_get_serial_sequence('{table}', 'id')"))
+    return found

@@ -83,7 +83,7 @@ def read_rows(data: bytes, source: str) -> list[dict]:
             header = [_header(h) for h in next(reader)]
         except StopIteration:
             return []
-        return [dict(zip(header, row)) for row in reader if any(cell.strip() for cell in row)]
+        return [dict(zip(header, row)) for row in reader if "".join(row).strip()]  # blank lines skipped
     from openpyxl import load_workbook
 
     try:
@@ -183,10 +183,11 @@ def commit(batch: ImportBatch, actor=None) -> ImportBatch:
 
 
 def record_api_batch(actor_name: str | None, kind: str, result: ingest.Result) -> ImportBatch:
-    batch = ImportBatch(kind=kind, source="api", status="done", total_rows=result.total, error_rows=0,
-                        inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-                        unknown_codes=result.unknown_codes[:200], errors=[], preview=[],
-                        finished_at=utcnow(), message=actor_name)
+    """The import-history entry of one API call: written, or refused with its row-level report."""
+    batch = ImportBatch(kind=kind, source="api", status="done" if result.written else "invalid",
+                        total_rows=result.total, error_rows=result.error_rows, inserted=result.inserted,
+                        updated=result.updated, unchanged=result.unchanged, unknown_codes=result.unknown_codes[:200],
+                        errors=result.errors, preview=[], finished_at=utcnow(), message=actor_name)
     db.session.add(batch)
     db.session.flush()
     return batch

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.core.models import utcnow
 from app.extensions import db
 from app.modules.clinical.models import UnknownCode
 from app.modules.clinical.services import bulk, metrics
+from app.modules.clinical.services.base import fetch_by
 from app.modules.clinical.services.kinds import KINDS, Context, chunks, matching
 from app.modules.clinical.services.parsing import RowReader
 
@@ -62,7 +64,6 @@ def check(kind_name: str, rows: list, *, first_row: int = 1, preview: int = 0,
     kind = kind_of(kind_name)
     result = Result(kind=kind.name, total=len(rows))
     ctx = Context()
-    ctx.load_staff(rows)
     kind.prepare(ctx, rows)
     prepared: list[dict] = []
     seen: dict[str, int] = {}
@@ -122,19 +123,37 @@ def _report(result: Result, row: int, key, name, message) -> None:
 
 def upsert(kind_name: str, rows: list, *, first_row: int = 1,
            progress: Callable[[int, int], None] | None = None) -> Result:
-    """Check, then write all rows or none; returns what happened. The caller commits."""
-    result, prepared, ctx = check(kind_name, rows, first_row=first_row, progress=progress)
-    if result.errors:
+    """Check, then write all rows or none; returns what happened. The caller commits.
+
+    The writes run in a savepoint. Should another import write one of these keys between our look-up
+    and our insert (two senders, or a retry racing its original), the unique constraint stops ours;
+    the savepoint is rolled back and the batch upserted again, now finding that row.
+    """
+    # A progress bar: checking is its first half, writing the second.
+    halved = None if progress is None else (lambda done, total: progress(done, 2 * total))
+    for attempt in range(3):
+        result, prepared, ctx = check(kind_name, rows, first_row=first_row, progress=halved)
+        if result.errors:
+            return result
+        try:
+            with db.session.begin_nested():
+                _write(kind_name, rows, result, prepared, ctx, progress)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            continue
         return result
+
+
+def _write(kind_name: str, rows: list, result: Result, prepared: list[dict], ctx: Context,
+           progress: Callable[[int, int], None] | None) -> None:
+    """Split the checked rows into new, changed and unchanged, and write them with the metrics."""
     kind = KINDS[kind_name]
     model, key_field = kind.model, kind.key
     key_column = getattr(model, key_field)
     columns = [getattr(model, c) for c in (*kind.compare, *kind.fetch_extra)]
-    existing = {}
     keys = [v[key_field] for v in prepared]
-    for clause in matching(key_column, keys):
-        for row in db.session.execute(select(key_column, model.id, *columns).where(clause)):
-            existing[row[0]] = row
+    existing = {row[0]: row for row in fetch_by(key_column, keys, model.id, *columns)}
     new, changed = [], []
     children_differ = kind.children_differ(existing, prepared)
     for values in prepared:
@@ -150,14 +169,10 @@ def upsert(kind_name: str, rows: list, *, first_row: int = 1,
     ids = {values[key_field]: old.id for old, values in changed}
     table_columns = {c.key for c in model.__table__.columns}
     now = utcnow()
-    stamped = "created_at" in table_columns
+    stamps = {"created_at": now, "updated_at": now} if "created_at" in table_columns else {}
     for start in range(0, len(new), WRITE_CHUNK):
         part = new[start:start + WRITE_CHUNK]
-        payload = [{k: v for k, v in values.items() if k in table_columns} for values in part]
-        if stamped:
-            for row in payload:
-                row["created_at"] = row["updated_at"] = now
-        new_ids = bulk.insert_rows(model, payload, returning=kind.need_ids)
+        new_ids = bulk.insert_rows(model, part, returning=kind.need_ids, constants=stamps)
         ids.update(zip((values[key_field] for values in part), new_ids))
         if progress is not None:
             progress(len(rows) + start + len(part), 2 * len(rows))
@@ -175,7 +190,6 @@ def upsert(kind_name: str, rows: list, *, first_row: int = 1,
         new = []
     metrics.refresh(kind.affected(ctx, new, changed))
     result.written = True
-    return result
 
 
 def _record_unknown(unknown: list[dict]) -> None:

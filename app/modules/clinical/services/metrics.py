@@ -184,10 +184,12 @@ def _add_upsert(deltas: dict[Key, dict]) -> None:
     concurrent imports from losing an update); new rows take the doctor's department and title."""
     fields = sorted({f for delta in deltas.values() for f in delta})
     keys = list(deltas)
-    params = {"staff": [k[0] for k in keys], "months": [k[1] for k in keys]}
+    from app.modules.clinical.services.base import array_literal
+
+    params = {"staff": array_literal(k[0] for k in keys), "months": array_literal(k[1] for k in keys)}
     arrays = ["CAST(:staff AS integer[])", "CAST(:months AS date[])"]
     for index, field in enumerate(fields):
-        params[f"v{index}"] = [deltas[k].get(field, 0) for k in keys]
+        params[f"v{index}"] = array_literal(deltas[k].get(field, 0) for k in keys)
         arrays.append(f"CAST(:v{index} AS {'numeric' if field == 'total_cost' else 'integer'}[])")
     level = " ".join(f"WHEN '{code}' THEN {n}" for code, n in TITLE_LEVELS.items())
     others = [f for f in COUNT_FIELDS if f not in fields]

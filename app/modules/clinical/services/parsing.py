@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 
 TRUE = {"1", "true", "yes", "y", "是", "有", "t"}
 FALSE = {"0", "false", "no", "n", "否", "无", "f", ""}
+_CENT = Decimal("0.01")
+_MONEY_MAX = Decimal("10000000000")
 GENDERS = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F", "m": "M", "f": "F"}
 
 
@@ -121,6 +123,14 @@ class RowReader:
 
     def money(self, name: str, required: bool = False) -> Decimal | None:
         value = self.data.get(name)
+        if type(value) is str:  # the common case: Decimal takes it as it is
+            try:
+                amount = Decimal(value)
+            except InvalidOperation:
+                pass  # commas, a currency sign or junk: the general path below
+            else:
+                if amount.is_finite() and 0 <= amount < _MONEY_MAX:
+                    return amount.quantize(_CENT)
         if blank(value):
             return self._missing(name, required)
         try:
@@ -128,10 +138,10 @@ class RowReader:
         except InvalidOperation:
             self.fail(name, _("Not an amount."))
             return None
-        if not amount.is_finite() or amount < 0 or amount >= Decimal("10000000000"):
+        if not amount.is_finite() or amount < 0 or amount >= _MONEY_MAX:
             self.fail(name, _("Not an amount."))
             return None
-        return amount.quantize(Decimal("0.01"))
+        return amount.quantize(_CENT)
 
     def flag(self, name: str) -> bool:
         value = self.data.get(name)
@@ -148,6 +158,10 @@ class RowReader:
     def choice(self, name: str, choices: dict, required: bool = False):
         """`choices` maps every accepted spelling to the stored value."""
         value = self.data.get(name)
+        if type(value) is str:
+            found = choices.get(value)
+            if found is not None:
+                return found
         if blank(value):
             return self._missing(name, required)
         key = str(value).strip()

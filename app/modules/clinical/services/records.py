@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from app.extensions import db
 from app.modules.clinical import models as m
-from app.modules.clinical.services.base import NOT_FOUND, Context, Kind, _codes_in, matching, month_of
+from app.modules.clinical.services.base import NOT_FOUND, Context, Kind, _codes_in, fetch_by, matching, month_of
 from app.modules.clinical.services.ceiling import CeilingLookup
 from app.modules.clinical.services.parsing import GENDERS, RowReader
 
@@ -67,47 +66,59 @@ class Stays(Kind):
         ctx.load_codes("diagnosis", m.DiagnosisCode, codes)
 
     def convert(self, ctx, r):
-        values = dict(source_id=r.text("source_id", 40, True), admission_no=r.text("admission_no", 32))
-        patient_key = r.text("patient_source_id", 40, True)
-        values["patient_id"] = None
+        text, data = r.text, r.data
+        source_id, admission_no = text("source_id", 40, True), text("admission_no", 32)
+        patient_key = text("patient_source_id", 40, True)
+        patient_id = patient = None
         if patient_key is not None:
             found = ctx.refs["patients"].get(patient_key)
             if found is not None:
-                values["patient_id"] = found.id
-            elif r.data.get("patient_name"):
-                values["_patient_key"] = patient_key
-                values["_patient"] = dict(source_id=patient_key, name=r.text("patient_name", 60, True),
-                                          gender=r.choice("patient_gender", GENDERS),
-                                          birth_date=r.date("patient_birth_date"), mrn=None)
+                patient_id = found.id
+            elif data.get("patient_name"):
+                patient = {"source_id": patient_key, "name": text("patient_name", 60, True),
+                           "gender": r.choice("patient_gender", GENDERS),
+                           "birth_date": r.date("patient_birth_date"), "mrn": None}
             else:
                 r.fail("patient_source_id", _("No patient with source id %(key)s (send the patient first, "
                                               "or give patient_name).", key=patient_key))
         admitted, discharged = r.datetime("admitted_at", True), r.datetime("discharged_at", True)
         if admitted and discharged and discharged < admitted:
             r.fail("discharged_at", _("Discharge is before admission."))
-        discharge_dept = self.department_ref(ctx, r, "discharge_department_code", True)
-        admit_dept = self.department_ref(ctx, r, "admit_department_code") or discharge_dept
-        main_code = r.text("main_diagnosis_code", 20)
-        main_name = r.text("main_diagnosis_name", 120)
-        ctx.check_code("diagnosis", main_code, main_name)
-        others = _diagnosis_list(r.data.get("other_diagnoses"))
-        for code, name in others:
-            if len(code) > 20 or (name and len(name) > 120):
-                r.fail("other_diagnoses", _("A diagnosis code or name is too long."))
-                break
-            ctx.check_code("diagnosis", code, name)
-        values.update(
-            admitted_at=admitted, discharged_at=discharged, admit_department_id=admit_dept,
-            discharge_department_id=discharge_dept,
-            attending_id=self.staff_ref(ctx, r, "attending_employee_no", True),
-            responsible_id=self.staff_ref(ctx, r, "responsible_employee_no"),
-            discharge_method=r.choice("discharge_method", DISCHARGE_METHOD_CHOICES, True),
-            readmission_plan=r.flag("readmission_plan"), unplanned_readmission=r.flag("unplanned_readmission"),
-            total_cost=r.money("total_cost", True), main_diagnosis_code=main_code, main_diagnosis_name=main_name)
+        departments, not_found = ctx.departments, NOT_FOUND["department"]
+        discharge_dept = r.ref("discharge_department_code", departments, not_found, True)
+        admit_dept = r.ref("admit_department_code", departments, not_found) or discharge_dept
+        main_code = text("main_diagnosis_code", 20)
+        main_name = text("main_diagnosis_name", 120)
+        if main_code:
+            ctx.check_code("diagnosis", main_code, main_name)
+        others = data.get("other_diagnoses")
+        if others:
+            others = _diagnosis_list(others)
+            for code, name in others:
+                if len(code) > 20 or (name and len(name) > 120):
+                    r.fail("other_diagnoses", _("A diagnosis code or name is too long."))
+                    break
+                ctx.check_code("diagnosis", code, name)
+        else:
+            others = []
+        staff, no_staff = ctx.staff, NOT_FOUND["staff"]
+        values = {
+            "source_id": source_id, "admission_no": admission_no, "patient_id": patient_id,
+            "admitted_at": admitted, "discharged_at": discharged, "admit_department_id": admit_dept,
+            "discharge_department_id": discharge_dept,
+            "attending_id": r.ref("attending_employee_no", staff, no_staff, True),
+            "responsible_id": r.ref("responsible_employee_no", staff, no_staff),
+            "discharge_method": r.choice("discharge_method", DISCHARGE_METHOD_CHOICES, True),
+            "readmission_plan": r.flag("readmission_plan"), "unplanned_readmission": r.flag("unplanned_readmission"),
+            "total_cost": r.money("total_cost", True), "main_diagnosis_code": main_code,
+            "main_diagnosis_name": main_name}
+        if patient is not None:
+            values["_patient_key"] = patient_key
+            values["_patient"] = patient
         if admitted and discharged:
             values["discharge_month"] = month_of(discharged)
             values["los_days"] = max(1, (discharged.date() - admitted.date()).days)
-        if "other_diagnoses" in r.data:  # the main diagnosis lives on the stay, the others in a child table
+        if "other_diagnoses" in data:  # the main diagnosis lives on the stay, the others in a child table
             values["_diagnoses"] = others
         return values
 
@@ -122,8 +133,8 @@ class Stays(Kind):
             from app.modules.clinical.services.bulk import insert_rows
 
             now = utcnow()
-            patients = [{**p, "created_at": now, "updated_at": now} for p in pending.values()]
-            ids = dict(zip(pending, insert_rows(m.Patient, patients, returning=True)))
+            ids = dict(zip(pending, insert_rows(m.Patient, list(pending.values()), returning=True,
+                                                constants={"created_at": now, "updated_at": now})))
             for values in [*new, *(v for _old, v in changed)]:
                 if values["patient_id"] is None:
                     values["patient_id"] = ids[values.pop("_patient_key")]
@@ -132,11 +143,10 @@ class Stays(Kind):
         wanted = {existing[v["source_id"]].id: v for v in prepared
                   if v.get("_diagnoses") is not None and v["source_id"] in existing}
         stored: dict[int, list] = {}
-        for clause in matching(m.StayDiagnosis.stay_id, sorted(wanted)):
-            for stay_id, code, name in db.session.execute(
-                    select(m.StayDiagnosis.stay_id, m.StayDiagnosis.code, m.StayDiagnosis.name)
-                    .where(clause).order_by(m.StayDiagnosis.stay_id, m.StayDiagnosis.seq)):
-                stored.setdefault(stay_id, []).append((code, name))
+        found = fetch_by(m.StayDiagnosis.stay_id, sorted(wanted), m.StayDiagnosis.seq, m.StayDiagnosis.code,
+                         m.StayDiagnosis.name, unique=False)
+        for stay_id, _seq, code, name in sorted(found, key=lambda r: (r[0], r[1])):
+            stored.setdefault(stay_id, []).append((code, name))
         return {v["source_id"] for stay_id, v in wanted.items()
                 if stored.get(stay_id, []) != [tuple(d) for d in v["_diagnoses"]]}
 
@@ -184,10 +194,9 @@ class Stays(Kind):
             keys.add((old.attending_id, old.discharge_month))
             keys.add((values["attending_id"], values["discharge_month"]))
             stay_months[old.id] = {old.discharge_month, values["discharge_month"]}
-        for clause in matching(m.Operation.stay_id, sorted(stay_months)):
-            for stay_id, surgeon_id in db.session.execute(
-                    select(m.Operation.stay_id, m.Operation.surgeon_id).where(clause)):
-                keys.update((surgeon_id, month) for month in stay_months[stay_id])
+        for stay_id, surgeon_id in fetch_by(m.Operation.stay_id, sorted(stay_months), m.Operation.surgeon_id,
+                                            unique=False):
+            keys.update((surgeon_id, month) for month in stay_months[stay_id])
         return keys
 
 
@@ -288,9 +297,8 @@ class Operations(Kind):
     def deltas(self, ctx, new):
         """New operations add to their surgeon's month; a surgeon's first operation on a stay adds a
         surgical patient (and a surgical death) to the stay's discharge month."""
-        pairs = set()
-        for clause in matching(m.Operation.stay_id, sorted({v["stay_id"] for v in new})):
-            pairs.update(db.session.execute(select(m.Operation.surgeon_id, m.Operation.stay_id).where(clause)).all())
+        pairs = {(surgeon_id, stay_id) for stay_id, surgeon_id in fetch_by(
+            m.Operation.stay_id, sorted({v["stay_id"] for v in new}), m.Operation.surgeon_id, unique=False)}
         result: dict = {}
 
         def bump(key, field, n=1):
@@ -316,9 +324,7 @@ class Operations(Kind):
             keys.add((values["surgeon_id"], values["op_month"]))
             keys.add((values["surgeon_id"], values["_stay_month"]))
         old_stays = sorted({old.stay_id for old, _v in changed})
-        months = {}
-        for clause in matching(m.Stay.id, old_stays):
-            months.update(db.session.execute(select(m.Stay.id, m.Stay.discharge_month).where(clause)).all())
+        months = dict(fetch_by(m.Stay.id, old_stays, m.Stay.discharge_month))
         for old, values in changed:
             keys.update({(old.surgeon_id, old.op_month), (old.surgeon_id, months.get(old.stay_id)),
                          (values["surgeon_id"], values["op_month"]),
@@ -420,9 +426,8 @@ class Complications(Kind):
 
     def deltas(self, ctx, new):
         """A stay's first complication makes it a case with complications."""
-        seen = set()
-        for clause in matching(m.Complication.stay_id, sorted({v["stay_id"] for v in new})):
-            seen.update(db.session.scalars(select(m.Complication.stay_id).where(clause)))
+        seen = {row[0] for row in fetch_by(m.Complication.stay_id, sorted({v["stay_id"] for v in new}),
+                                           unique=False)}
         result: dict = {}
         for v in new:
             if v["stay_id"] not in seen:
@@ -434,7 +439,7 @@ class Complications(Kind):
     def affected(self, ctx, new, changed):
         keys = {v["_stay_key"] for v in new}
         stay_ids = sorted({old.stay_id for old, _v in changed})
-        for clause in matching(m.Stay.id, stay_ids):
-            keys.update(db.session.execute(select(m.Stay.attending_id, m.Stay.discharge_month).where(clause)).all())
+        keys.update((attending, month) for _id, attending, month in fetch_by(
+            m.Stay.id, stay_ids, m.Stay.attending_id, m.Stay.discharge_month))
         keys.update(v["_stay_key"] for _old, v in changed)
         return {tuple(k) for k in keys}
