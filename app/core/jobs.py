@@ -31,6 +31,7 @@ QUEUE = "medtech"
 RETRY_INTERVALS = (10, 60, 300)  # seconds: backoff between the three retries
 LIVE_KEY = "medtech:job_run:{}"  # Redis hash with the live progress of a running job
 LIVE_TTL = 86400
+PERIODIC_FAILURE_REPEAT = 3600  # seconds: how often the ticker records the same failure of a periodic job
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,57 @@ def _record_failure(name: str, args: list, kwargs: dict, error: str) -> None:
         log.exception("could not record the failure of job %s", name)
     finally:
         db.session.remove()
+
+
+# --- the embedded ticker ----------------------------------------------------------------------
+
+_ticker: threading.Thread | None = None
+_ticker_stop = threading.Event()
+
+
+def start_ticker(app: Flask, interval: float | None = None) -> threading.Thread:
+    """Run the periodic jobs on a daemon thread (the embedded mode's stand-in for RQ's cron
+    scheduler): each when its `every_seconds` have passed (every `interval` seconds instead, when
+    given), each run one unit of work; a failure is logged and, like any failed job in the
+    embedded mode, recorded for the jobs console. One ticker per process."""
+    global _ticker
+    if _ticker is not None and _ticker.is_alive():
+        return _ticker
+    _ticker_stop.clear()
+    import time
+
+    due: dict[str, float] = {}
+    recorded: dict[str, tuple[float, str]] = {}  # job -> (when, error) of its last recorded failure
+    wait = min([interval] if interval else [item.every_seconds for item in _PERIODIC.values()] or [60.0])
+    wait = max(0.05, min(wait, 1.0))
+
+    def loop() -> None:
+        while not _ticker_stop.wait(wait):
+            now = time.monotonic()
+            for item in list(_PERIODIC.values()):
+                every = interval or item.every_seconds
+                if now < due.setdefault(item.name, now + every):
+                    continue
+                due[item.name] = now + every
+                with app.app_context():
+                    try:
+                        run_recorded(item.name, [], {}, None, final=True)
+                    except Exception as exc:
+                        log.exception("periodic job %s failed", item.name)
+                        summary = f"{type(exc).__name__}: {exc}"
+                        last = recorded.get(item.name)
+                        # A job that keeps failing the same way is recorded once an hour, not each tick.
+                        if last is None or last[1] != summary or now - last[0] >= PERIODIC_FAILURE_REPEAT:
+                            recorded[item.name] = (now, summary)
+                            _record_failure(item.name, [], {}, "".join(traceback.format_exception(exc))[-8000:])
+
+    _ticker = threading.Thread(target=loop, name="medtech-ticker", daemon=True)
+    _ticker.start()
+    return _ticker
+
+
+def stop_ticker() -> None:
+    _ticker_stop.set()
 
 
 # --- progress of tracked jobs -----------------------------------------------------------------

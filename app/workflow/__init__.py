@@ -21,7 +21,7 @@ def init_app(app) -> None:
     register_sync("workflow", registry.sync_shipped)
     if _serving(app):
         timers.start_ticker(app._get_current_object() if hasattr(app, "_get_current_object") else app)
-        log.info("workflow timers: in-process ticker started")
+        log.info("periodic jobs (workflow timers, notification retries, …): in-process ticker started")
 
 
 def _serving(app) -> bool:

@@ -66,6 +66,19 @@ def resolve_role(role: str, context: AssignmentContext) -> list[int]:
     return _unique(users)
 
 
+def in_pool(user_id: int, role: str, department_id: int | None, context: AssignmentContext) -> bool:
+    """Whether the user belongs to a task's role pool (role, department) now — also when the role
+    was granted after the task was created. A role with a resolver of its own asks it in the
+    instance's context; any other role asks the default resolver (the grants covering the
+    department)."""
+    if role in _resolvers:
+        return user_id in resolve_role(role, context)
+    if not _default:
+        return False
+    pool_context = AssignmentContext(**{**context.__dict__, "role": role, "department_id": department_id})
+    return user_id in _unique(_default[0](role, pool_context))
+
+
 def _initiator(context: AssignmentContext) -> list[int]:
     return [context.started_by_id] if context.started_by_id else []
 

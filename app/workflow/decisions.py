@@ -11,6 +11,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert
+
+from app.core.fastsql import Fast, session_connection
+from app.core.models import utcnow
 from app.extensions import db
 
 from . import registry
@@ -18,6 +22,7 @@ from .extensions import NodeExt
 from .models import DecisionLog, DecisionVersion
 from .rules import Definitions, EvaluationResult
 
+_INSERT_LOG = Fast(insert(DecisionLog.__table__))
 _IDENTIFIER = re.compile(r"[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*")
 _names: dict[str, frozenset[str]] = {}
 _names_lock = threading.Lock()
@@ -32,6 +37,18 @@ def _names_in(version: DecisionVersion) -> frozenset[str]:
         with _names_lock:
             _names[version.checksum] = names
     return names
+
+
+def _published(decision_key: str):
+    """(reference row, definitions, names) of the published decision; its XML is read only when
+    this content was not parsed yet."""
+    ref = registry.published_decision_ref(decision_key)
+    definitions = registry.cached_decision(ref.checksum)
+    names = _names.get(ref.checksum)
+    if definitions is None or names is None:
+        version = registry.published_decision(decision_key)
+        definitions, names = registry.load_decision(version), _names_in(version)
+    return ref, definitions, names
 
 
 def _json_safe(value: Any) -> Any:
@@ -53,16 +70,16 @@ def evaluate(decision_key: str, data: Mapping[str, Any]) -> tuple[DecisionVersio
 def run_for_task(node: NodeExt, data: dict[str, Any], *, instance_id: int | None,
                  spiff_task_id: str | None, log: bool = True) -> Any:
     """Evaluate the task's decision on `data`, write the result into `data`, log it; the result."""
-    version, result = evaluate(node.decision, data)
+    version, definitions, names = _published(node.decision)
+    result = definitions.evaluate_detailed(node.decision, dict(data))
     if log:
-        names = _names_in(version)
-        db.session.add(DecisionLog(
-            decision_key=version.key, decision_version_id=version.id, decision_version=version.version,
-            instance_id=instance_id, task=node.id, spiff_task_id=spiff_task_id,
-            inputs=_json_safe({key: value for key, value in data.items() if key in names}),
-            matched_rules=[{"id": rule_id, "index": index}
-                           for rule_id, index in zip(result.matched_rules, result.matched_indexes)],
-            outputs=_json_safe(result.result)))
+        _INSERT_LOG.run(session_connection(db.session()), {
+            "decision_key": version.key, "decision_version_id": version.id, "decision_version": version.version,
+            "instance_id": instance_id, "task": node.id, "spiff_task_id": spiff_task_id,
+            "inputs": _json_safe({key: value for key, value in data.items() if key in names}),
+            "matched_rules": [{"id": rule_id, "index": index}
+                              for rule_id, index in zip(result.matched_rules, result.matched_indexes)],
+            "outputs": _json_safe(result.result), "at": utcnow()}).close()
     apply_result(node, data, result.result)
     return result.result
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, or_, select
 
 from app.extensions import db
 
@@ -54,11 +54,30 @@ def is_admin(actor: Any) -> bool:
     return actor is not None and any(check(actor) for check in _admin_checks)
 
 
+_CANDIDATE_ROWS = select(TaskCandidate.user_id, TaskCandidate.role, TaskCandidate.department_id).where(
+    TaskCandidate.task_id == bindparam("task_id"),
+    or_(TaskCandidate.user_id == bindparam("user_id"), TaskCandidate.user_id.is_(None)))
+
+
 def is_candidate(task: Task, user_id: int | None) -> bool:
-    if user_id is None:
+    """Named as a candidate, or in one of the task's role pools (holding the role for the task's
+    department now, also when granted after the task was created)."""
+    if user_id is None or task.id is None:
         return False
-    return bool(db.session.scalar(select(exists().where(TaskCandidate.task_id == task.id,
-                                                        TaskCandidate.user_id == user_id))))
+    rows = db.session.execute(_CANDIDATE_ROWS, {"task_id": task.id, "user_id": user_id}).all()
+    if any(row.user_id == user_id for row in rows):
+        return True
+    pools = [(row.role, row.department_id) for row in rows if row.role]
+    if not pools:
+        return False
+    from .assignment import AssignmentContext, in_pool
+
+    instance = task.instance
+    context = AssignmentContext(
+        role="", instance_id=instance.id, process_key=instance.process_key, business_key=instance.business_key,
+        subject=instance.subject, department_id=instance.department_id, started_by_id=instance.started_by_id,
+        task=task.spec, data={})
+    return any(in_pool(user_id, role, department_id, context) for role, department_id in pools)
 
 
 def may_act(task: Task, user_id: int | None) -> bool:

@@ -40,14 +40,14 @@ def sync(run) -> list[Task]:
         closed.append(row)
         run.closed_rows[spiff_id] = row
         del rows[spiff_id]
-    from .engine import DELETE_CANDIDATES, has_candidates
+    from .engine import DELETE_CANDIDATES, execute, has_candidates
 
     flushed = [row.id for row in closed if row.id is not None and has_candidates(row)]
     for row in closed:
         if row.id is None:
             row.candidates.clear()
     if flushed:
-        db.session.execute(DELETE_CANDIDATES, {"task_ids": flushed})
+        execute(DELETE_CANDIDATES, {"task_ids": flushed})
     return [_new_row(run, task) for spiff_id, task in ready.items() if spiff_id not in rows]
 
 
@@ -58,19 +58,25 @@ def _new_row(run, task) -> Task:
     assignee, candidates = _assign(run, node, task, roles)
     parent = task.parent
     instance = run.instance
-    row = Task(instance_id=instance.id, spiff_id=str(task.id), spec=spec.bpmn_id or spec.name,
-               name=spec.bpmn_name or spec.bpmn_id or spec.name, process_key=instance.process_key,
-               form=node.form if node else None, role=roles[0] if roles else None,
-               department_id=instance.department_id, assignee_id=assignee, status=OPEN,
-               countersign_of=str(parent.id) if parent is not None and isinstance(parent.task_spec, MultiInstanceTask)
-               else None, due_at=_due(run, node, task), created_at=run.now)
-    for user_id in candidates:
-        row.candidates.append(TaskCandidate(user_id=user_id))
-    if assignee is None and not candidates:
-        # Nobody holds the role yet: keep the pool so a user granted it later (or an administrator) finds it.
-        for role in roles:
-            row.candidates.append(TaskCandidate(role=role, department_id=instance.department_id))
-    db.session.add(row)
+    from .engine import new_task_row
+
+    row = new_task_row(
+        instance_id=instance.id, spiff_id=str(task.id), spec=spec.bpmn_id or spec.name,
+        name=spec.bpmn_name or spec.bpmn_id or spec.name, process_key=instance.process_key,
+        form=node.form if node else None, role=roles[0] if roles else None,
+        department_id=instance.department_id, assignee_id=assignee, status=OPEN,
+        countersign_of=str(parent.id) if parent is not None and isinstance(parent.task_spec, MultiInstanceTask)
+        else None, due_at=_due(run, node, task), created_at=run.now)
+    pool = [TaskCandidate(user_id=user_id, role=None, department_id=None) for user_id in candidates]
+    if assignee is None:
+        # The role pool too, so that someone granted the role after the task was created finds and
+        # claims it: for roles resolved by their grants (the default resolver), and for any role
+        # nobody was resolved for.
+        own = assignment.resolver_roles()
+        pool += [TaskCandidate(user_id=None, role=role, department_id=instance.department_id) for role in roles
+                 if not candidates or role not in own]
+    row.candidates.extend(pool)
+    run.new_rows.append(row)  # written by `Run.save` (one INSERT for the rows, one for the candidates)
     run.open_rows()[row.spiff_id] = row
     run.notify([assignee] if assignee else candidates, "task_assigned", row, row.name)
     return row
@@ -179,7 +185,7 @@ def auto_skip(run, created: list[Task]) -> bool:
             flagged.append(row)
     if not flagged:
         return False
-    db.session.flush()  # the approvals of this unit of work count too
+    run.write_rows()  # the approvals of this unit of work count too
     approvers = set(db.session.scalars(select(Task.completed_by_id).where(
         Task.instance_id == run.instance.id, Task.outcome == APPROVE, Task.status == TASK_DONE)))
     skipped = False

@@ -13,13 +13,15 @@ import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import defer
 
 from app.config import PROJECT_ROOT
 from app.core import audit
+from app.core.fastsql import Fast, session_connection
 from app.core.models import utcnow
 from app.core.roles import role_codes
 from app.extensions import db
@@ -40,8 +42,36 @@ DMN_SUFFIXES = (".dmn",)
 
 # --- lookups ---------------------------------------------------------------------------------
 
+# The XML loads when used (to parse a version not parsed yet): starting an instance needs only the row.
 _PUBLISHED_PROCESS = (select(ProcessVersion).join(ProcessDefinition)
-                      .where(ProcessDefinition.key == bindparam("key"), ProcessVersion.status == PUBLISHED))
+                      .where(ProcessDefinition.key == bindparam("key"), ProcessVersion.status == PUBLISHED)
+                      .options(defer(ProcessVersion.bpmn_xml)))
+
+
+_PUBLISHED_PROCESS_REF = (select(ProcessVersion.id, ProcessVersion.version, ProcessVersion.checksum)
+                          .join(ProcessDefinition)
+                          .where(ProcessDefinition.key == bindparam("key"), ProcessVersion.status == PUBLISHED))
+
+
+class ProcessRef(NamedTuple):
+    id: int
+    version: int
+    checksum: str
+
+
+class DecisionRef(NamedTuple):
+    id: int
+    key: str
+    version: int
+    checksum: str
+
+
+def published_process_ref(key: str) -> ProcessRef:
+    """(id, version, checksum) of the published version of a process, without loading the row."""
+    found = _FAST_PUBLISHED_PROCESS_REF.rows(session_connection(db.session()), {"key": key})
+    if not found:
+        raise NotFound(_("No published process '%(key)s'.", key=key))
+    return ProcessRef(*found[0])
 
 
 def published_process(key: str) -> ProcessVersion:
@@ -49,6 +79,28 @@ def published_process(key: str) -> ProcessVersion:
     if version is None:
         raise NotFound(_("No published process '%(key)s'.", key=key))
     return version
+
+
+_PUBLISHED_DECISION_REF = select(DecisionVersion.id, DecisionVersion.key, DecisionVersion.version,
+                                 DecisionVersion.checksum).where(DecisionVersion.key == bindparam("key"),
+                                                                 DecisionVersion.status == PUBLISHED)
+
+
+_FAST_PUBLISHED_PROCESS_REF = Fast(_PUBLISHED_PROCESS_REF)
+_FAST_PUBLISHED_DECISION_REF = Fast(_PUBLISHED_DECISION_REF)
+
+
+def published_decision_ref(key: str) -> DecisionRef:
+    """(id, key, version, checksum) of the published version of a decision, without its XML."""
+    found = _FAST_PUBLISHED_DECISION_REF.rows(session_connection(db.session()), {"key": key})
+    if not found:
+        raise NotFound(_("No published decision '%(key)s'.", key=key))
+    return DecisionRef(*found[0])
+
+
+def cached_decision(checksum: str) -> Definitions | None:
+    """The parsed decisions of this content when already parsed (else None: `load_decision`)."""
+    return _decisions.get(checksum)
 
 
 def published_decision(key: str) -> DecisionVersion:
@@ -72,12 +124,21 @@ _FORM_CHECKSUM = select(FormVersion.checksum).where(FormVersion.name == bindpara
                                                     FormVersion.status == PUBLISHED)
 
 
-def published_form_def(name: str) -> forms.FormDef | None:
-    """The published form as a FormDef (None when none is published); parsed once per content."""
-    found = db.session.execute(_FORM_CHECKSUM, {"name": name}).first()
-    if found is None:
+_UNKNOWN = object()
+
+
+def published_form_def(name: str, *, checksum: Any = _UNKNOWN) -> forms.FormDef | None:
+    """The published form as a FormDef (None when none is published); parsed once per content.
+
+    `checksum`: the published version's checksum when the caller read it already (None: no
+    published version), which spares the lookup.
+    """
+    if checksum is _UNKNOWN:
+        found = db.session.execute(_FORM_CHECKSUM, {"name": name}).first()
+        checksum = found.checksum if found is not None else None
+    if checksum is None:
         return None
-    key = f"{name}:{found.checksum}"
+    key = f"{name}:{checksum}"
     form = _form_defs.get(key)
     if form is None:
         version = published_form(name)
@@ -129,6 +190,15 @@ def catalog() -> Catalog:
 
 _processes: OrderedDict[tuple[str, str], tuple[tuple[str, ...], parsing.ParsedProcess]] = OrderedDict()
 _processes_lock = threading.Lock()
+
+
+def cached_process(checksum: str, key: str) -> parsing.ParsedProcess | None:
+    """The parsed spec of this content if it is cached and needs no re-resolving (else None: call
+    `load_process` with the version)."""
+    cached = _processes.get((checksum, key))
+    if cached is not None and not cached[0]:
+        return cached[1]
+    return None
 
 
 def load_process(version: ProcessVersion, key: str | None = None) -> parsing.ParsedProcess:

@@ -65,6 +65,18 @@ def return_to(actor: Any, task_id: int, target_task_spec_name: str, comment: str
     return engine.act(row.instance_id, actor, act)
 
 
+def return_targets(task: Task) -> list[tuple[str, str]]:
+    """(BPMN id, name) of the earlier user steps an open task could be returned to, from the task
+    projection (no workflow is loaded): steps of the instance completed before this task was
+    created, other than this step itself and the signers of a countersign. `return_to` checks the
+    chosen one against the workflow."""
+    rows = db.session.execute(select(Task.spec, Task.name).where(
+        Task.instance_id == task.instance_id, Task.status == TASK_DONE, Task.countersign_of.is_(None),
+        Task.spec != task.spec, Task.completed_at <= task.created_at)
+        .order_by(Task.completed_at, Task.id))
+    return list(dict.fromkeys((row.spec, row.name) for row in rows))
+
+
 def _target(target: Any) -> tuple[int, int | None]:
     """(instance id, task id or None) from an Instance, a Task, "task:<id>", "instance:<id>" or an
     instance id."""

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
 
 from app.extensions import db
@@ -26,7 +25,6 @@ from .models import (
     DELEGATED,
     INCIDENT,
     OPEN,
-    OPEN_STATUSES,
     REJECTED,
     RUNNING,
     TASK_DONE,
@@ -79,23 +77,40 @@ def _plain_data(data: Any) -> dict:
 def start(actor: Any, process_key: str, *, business_key: str | None = None, subject: str | None = None,
           department_id: int | None = None, data: dict | None = None, title: str | None = None) -> Instance:
     """Start the published version of `process_key` and step it to its first wait."""
-    version = registry.published_process(process_key)
-    parsed = registry.load_process(version)
+    return _start(actor, process_key, business_key=business_key, subject=subject, department_id=department_id,
+                  data=data, title=title)
+
+
+def _start(actor: Any, process_key: str, *, business_key: str | None = None, subject: str | None = None,
+           department_id: int | None = None, data: dict | None = None, title: str | None = None,
+           message: str | None = None) -> Instance:
+    """`start`; with `message`, the instance starts on that message (its message start event
+    catches it, with `data` as the message's data)."""
+    version = registry.published_process_ref(process_key)
+    parsed = registry.cached_process(version.checksum, process_key) or \
+        registry.load_process(registry.published_process(process_key), process_key)
     data = _plain_data(data)
     workflow = store.new_workflow(parsed)
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(data)
+    if message is None:  # a message's data come with the message
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
     instance = Instance(process_version_id=version.id, process_key=process_key,
                         title=(title or parsed.name)[:200], business_key=business_key, subject=subject,
                         department_id=department_id, status=RUNNING, state="", started_by_id=actor_id(actor),
                         started_at=clock.utcnow())
 
     def first_steps(run):
-        run.event("start", after=data or None, process=process_key, version=version.version)
+        run.event("start", after=data or None, process=process_key, version=version.version,
+                  **({"message": message, "key": business_key} if message else {}))
         run.step()
+        if message is not None:  # waiting at its message start event now
+            if not messages.catch(run, message, data):
+                raise ProcessError(_("The process %(key)s does not start on the message %(name)s.",
+                                     key=process_key, name=message))
+            run.step()
         return run.instance
 
-    return engine.create(instance, workflow, actor, first_steps)
+    return engine.create(instance, workflow, actor, first_steps, parsed=parsed)
 
 
 # --- completing ----------------------------------------------------------------------------------
@@ -114,7 +129,7 @@ def complete(actor: Any, task_id: int, *, data: dict | None = None, outcome: str
     def act(run):
         task = run.task(task_id)
         check_task_action(actor, task, "complete")
-        _check_form(task, data)
+        _check_form(task, data, run)
         spiff = run.spiff(task)
         before = {key: spiff.data.get(key) for key in data}
         finish(run, spiff, task, outcome=outcome, data=data, by=run.actor_id)
@@ -128,13 +143,16 @@ def complete(actor: Any, task_id: int, *, data: dict | None = None, outcome: str
         run.step()
         return task
 
-    return engine.act(engine.instance_of_task(task_id), actor, act, expected_version=expected_version)
+    return engine.act_on_task(task_id, actor, act, expected_version=expected_version)
 
 
-def _check_form(task: Task, data: dict) -> None:
+def _check_form(task: Task, data: dict, run: engine.Run | None = None) -> None:
     if not task.form:
         return
-    form = registry.published_form_def(task.form)
+    if run is not None and task.id in run.form_checksums:  # read with the task
+        form = registry.published_form_def(task.form, checksum=run.form_checksums[task.id])
+    else:
+        form = registry.published_form_def(task.form)
     if form is None:
         return  # validation refused processes with unknown forms; a retired form no longer binds
     if registry.form_validator(form).is_valid(data):
@@ -159,7 +177,7 @@ def reject(actor: Any, task_id: int, comment: str | None = None) -> Instance:
         run.notify([run.instance.started_by_id], "rejected", task, comment or task.name)
         return run.instance
 
-    return engine.act(engine.instance_of_task(task_id), actor, act)
+    return engine.act_on_task(task_id, actor, act)
 
 
 # --- assignment ----------------------------------------------------------------------------------
@@ -171,7 +189,7 @@ def _projection_only(actor: Any, task_id: int, action: str, change) -> Task:
         change(run, task)
         return task
 
-    return engine.act(engine.instance_of_task(task_id), actor, act)
+    return engine.act_on_task(task_id, actor, act)
 
 
 def claim(actor: Any, task_id: int) -> Task:
@@ -341,8 +359,15 @@ def retry(actor: Any, instance_id: int) -> Instance:
 # --- events from outside -------------------------------------------------------------------------
 
 def send_message(name: str, key: Any, data: dict | None = None) -> int:
-    """Deliver a message to the instances waiting for `name` under correlation `key`."""
-    return messages.send(name, key, _plain_data(data))
+    """Deliver a message: to the instances waiting for `name` under correlation `key`, and as a new
+    instance (business key `key`) of every published process that starts on `name`. How many
+    instances caught or started on it."""
+    data = _plain_data(data)
+    delivered = messages.send(name, key, data)
+    for process_key in messages.started_by(name):
+        _start(None, process_key, business_key=None if key is None else str(key)[:120], data=data, message=name)
+        delivered += 1
+    return delivered
 
 
 def tick(now: datetime | None = None) -> int:
@@ -354,13 +379,15 @@ def tick(now: datetime | None = None) -> int:
 
 def allowed_actions(actor: Any, task: Task | int) -> list[str]:
     """What the actor may do with the task now (the portal shows only these)."""
-    from .rewind import may_withdraw
+    from .rewind import may_withdraw, return_targets
 
     row = _task(task)
     allowed = [action for action in permissions.ACTIONS
                if action != "withdraw" and permissions.task_allowed(actor, row, action)]
     if "complete" in allowed and row.status == DELEGATED:
         allowed.remove("complete")
+    if "return" in allowed and not return_targets(row):
+        allowed.remove("return")  # 退回 needs an earlier step to go back to
     if may_withdraw(actor, row):
         allowed.append("withdraw")
     return allowed
@@ -386,5 +413,5 @@ def variables(instance_id: int | Instance) -> dict:
 
 
 def open_tasks(instance_id: int) -> list[Task]:
-    return list(db.session.scalars(select(Task).where(Task.instance_id == instance_id,
-                                                      Task.status.in_(OPEN_STATUSES)).order_by(Task.id)))
+    """The instance's open tasks (rows of the projection), oldest first."""
+    return engine.open_tasks(getattr(instance_id, "id", instance_id))

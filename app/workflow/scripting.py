@@ -163,10 +163,10 @@ def _run(code: Any, source: str, mode: str, namespace: dict[str, Any], limits: L
 def _namespace(*mappings: Mapping[str, Any] | None) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     for mapping in mappings:
-        for key, value in (mapping or {}).items():
+        if mapping:
             # Keys user code cannot spell only matter as a way to smuggle in __builtins__.
-            if isinstance(key, str) and not key.startswith("_"):
-                namespace[key] = value
+            namespace.update({key: value for key, value in mapping.items()
+                              if isinstance(key, str) and key[:1] != "_"})
     return namespace
 
 

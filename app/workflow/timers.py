@@ -3,13 +3,12 @@
 Timers are written as modelers write them (ISO 8601 date, duration or cycle, quoted or not). After
 every save the earliest due timer of the instance goes to `wf_instance.next_timer_at`; `tick()`
 picks the due instances with one indexed query and steps each in its own savepoint. The tick runs
-as an RQ cron job when REDIS_URL is set, and on a daemon thread started by `medtech run` in the
-embedded mode. Tests call `tick(now=…)` directly.
+as an RQ cron job when REDIS_URL is set, and on the periodic-jobs ticker thread started by
+`medtech run` in the embedded mode. Tests call `tick(now=…)` directly.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 
 from sqlalchemy import select
@@ -74,29 +73,11 @@ def tick_job() -> int:
 
 # --- the embedded ticker -----------------------------------------------------------------------
 
-_ticker: threading.Thread | None = None
-_stop = threading.Event()
-
-
-def start_ticker(app, interval: float = TICK_SECONDS) -> threading.Thread:
-    """Run the tick on a daemon thread (embedded mode, `medtech run`)."""
-    global _ticker
-    if _ticker is not None and _ticker.is_alive():
-        return _ticker
-    _stop.clear()
-
-    def loop():
-        while not _stop.wait(interval):
-            with app.app_context():
-                try:
-                    jobs.run("workflow.tick")
-                except Exception:
-                    log.exception("workflow tick failed")
-
-    _ticker = threading.Thread(target=loop, name="medtech-workflow-ticker", daemon=True)
-    _ticker.start()
-    return _ticker
+def start_ticker(app, interval: float | None = None):
+    """Run the periodic jobs — this tick, the notification retries, … — on a daemon thread
+    (embedded mode, `medtech run`); see `app.core.jobs.start_ticker`."""
+    return jobs.start_ticker(app, interval)
 
 
 def stop_ticker() -> None:
-    _stop.set()
+    jobs.stop_ticker()

@@ -70,3 +70,77 @@ def test_cli_verify_prints_json_and_exits_by_result(ctx):
     assert bad.exit_code == 1
     assert json.loads(bad.stdout.strip().splitlines()[0]) == {
         "entries": 1, "ok": False, "first_bad": first.id}
+
+
+@pytest.fixture(scope="module")
+def pg_scratch(tmp_path_factory):
+    """A PostgreSQL database of its own: concurrent writers need real commits."""
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_REQUIRED, PG_URL, make_app, migrate_and_seed
+
+    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
+    scratch = url.set(database=f"{url.database}_audit")
+    try:
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
+    except sa.exc.OperationalError as exc:
+        if PG_REQUIRED:
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    app = make_app(scratch.render_as_string(hide_password=False), tmp_path_factory.mktemp("audit-pg"))
+    migrate_and_seed(app, scale=None)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.req("R3.8")
+def test_concurrent_writers_keep_one_unbroken_chain(pg_scratch):
+    """Threads appending at once (one entry per transaction, and several per transaction, as the
+    kernel and services do) on PostgreSQL: no fork, no gap, and verify() accepts the chain."""
+    import threading
+
+    from app.core import uow
+
+    with pg_scratch.app_context():
+        assert db.session.scalar(select(audit.AuditHead.seq)) is None  # nothing written yet
+        audit.record("test.first")  # the first entry of an empty chain creates its head row
+        uow.commit()
+    errors: list[str] = []
+    barrier = threading.Barrier(4, timeout=10)
+
+    def writer(number: int) -> None:
+        with pg_scratch.app_context():
+            try:
+                barrier.wait()
+                for i in range(15):
+                    if i % 5 == 4:
+                        audit.record_many([{"action": "test.batch", "data": {"writer": number, "i": i, "n": n}}
+                                           for n in range(3)])
+                    else:
+                        audit.record("test.concurrent", object_type="writer", object_id=number,
+                                     data={"writer": number, "i": i})
+                    uow.commit()
+            except Exception as exc:  # noqa: BLE001 -- reported below
+                db.session.rollback()
+                errors.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with pg_scratch.app_context():
+        seqs = list(db.session.scalars(select(audit.AuditEntry.seq).order_by(audit.AuditEntry.seq)))
+        assert seqs == list(range(1, 1 + 4 * (12 + 3 * 3) + 1))
+        result = audit.verify()
+        assert result.ok and result.entries == len(seqs)

@@ -117,7 +117,7 @@ def test_hints_must_name_existing_fields_and_known_widgets_sources_and_camera():
         "'photo': unknown widget 'camera'",
         "'photo': capture and accept apply to file fields only",
         "'photo': capture is 'environment' (back camera) or 'user' (front camera)",
-        "'who': unknown data source 'patients' (known: departments, staff",
+        "'who': unknown data source 'patients' (known: ",
         "'who': capture and accept apply to file fields only",
         "ui hints for 'who': unknown hint 'colour'",
         "ui hints for 'rows.y': no such field",

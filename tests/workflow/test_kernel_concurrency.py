@@ -161,6 +161,9 @@ def test_two_signers_at_once_both_count(pg_app, monkeypatch):
             assert runtime.variables(instance)["decision"] == "approve"
             assert {db.session.get(Task, task_id).status for _, task_id in signers} == {"completed"}
     assert overlap.conflicts >= ROUNDS  # the second signer was retried on the new version
+    with pg_app.app_context():  # the approvals' audit entries, appended by the database, form one chain
+        assert audit.verify().ok
+        db.session.remove()
 
 
 # --- Redis: the periodic tick through RQ -------------------------------------------------------
@@ -241,6 +244,43 @@ def test_the_embedded_ticker_advances_timers(tmp_path):
         with app.app_context():
             db.engine.dispose()
     assert not thread.is_alive()
+
+
+def test_the_embedded_ticker_runs_every_periodic_job_and_records_failures(tmp_path, monkeypatch):
+    from app.core import jobs
+    from app.core.notify.models import JobRun
+    from app.workflow import timers
+
+    app = make_app(f"sqlite:///{tmp_path / 'periodic.db'}", tmp_path)
+    _prepare(app)
+    ran: list[str] = []
+    retry_due = jobs.registered()["notify.retry_due"]
+
+    def counting_retry_due(*args, **kwargs):
+        ran.append("notify.retry_due")
+        return retry_due(*args, **kwargs)
+
+    def broken():
+        ran.append("test.broken")
+        raise RuntimeError("the remote system is down")
+
+    monkeypatch.setitem(jobs._JOBS, "notify.retry_due", counting_retry_due)
+    monkeypatch.setitem(jobs._JOBS, "test.broken", broken)
+    monkeypatch.setitem(jobs._PERIODIC, "test.broken", jobs.Periodic("test.broken", 3600))
+    assert {"workflow.tick", "notify.retry_due"} <= set(jobs.periodic())
+    thread = timers.start_ticker(app, interval=0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not {"notify.retry_due", "test.broken"} <= set(ran):
+            time.sleep(0.05)
+    finally:
+        timers.stop_ticker()
+        thread.join(timeout=5)
+    assert {"notify.retry_due", "test.broken"} <= set(ran)
+    with app.app_context():
+        failed = db.session.scalars(sa.select(JobRun).where(JobRun.name == "test.broken")).all()
+        assert failed and failed[0].status == "failed" and "the remote system is down" in failed[0].error
+        db.engine.dispose()
 
 
 def test_only_medtech_run_starts_the_ticker():

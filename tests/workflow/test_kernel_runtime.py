@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.core.audit import AuditEntry
 from app.extensions import db
-from app.workflow import inbox, runtime
+from app.workflow import inbox, rewind, runtime
 from app.workflow.errors import Conflict, FormInvalid, NotFound, PermissionDenied
 from app.workflow.models import DecisionLog, Event, Instance, Task, TaskCandidate
 from tests.factories import create_department
@@ -109,7 +109,8 @@ def test_candidates_claim_unclaim_and_inbox():
     _submit(applicant, instance)
     [review] = _open(instance.id)
     assert review.assignee_id is None and review.role == "dept_head"
-    assert {c.user_id for c in review.candidates} == {h.id for h in heads}
+    assert {c.user_id for c in review.candidates if c.user_id} == {h.id for h in heads}
+    assert [(c.role, c.department_id) for c in review.candidates if c.user_id is None] == [("dept_head", department.id)]
     assert [t.id for t in inbox.inbox(heads[0].id)] == [review.id] == [t.id for t in inbox.inbox(heads[1].id)]
     runtime.claim(heads[0], review.id)
     assert inbox.inbox(heads[1].id) == [] and inbox.inbox_count(heads[0].id) == 1
@@ -138,6 +139,37 @@ def test_a_role_nobody_holds_keeps_a_pool_for_the_role():
     newcomer = make_user("dept_head", departments=[department])
     assert inbox.inbox(newcomer.id) == []
     assert [t.id for t in inbox.inbox(newcomer.id, roles=[("dept_head", department.id)])] == [review.id]
+    assert "claim" in runtime.allowed_actions(newcomer, review)
+    runtime.claim(newcomer, review.id)
+    assert review.assignee_id == newcomer.id
+
+
+@pytest.mark.req("R3.7")
+def test_someone_granted_the_role_after_the_task_was_created_can_claim_and_complete_it():
+    department, elsewhere = create_department(), create_department()
+    heads = [make_user("dept_head", departments=[department]) for _ in range(2)]
+    applicant = make_user(departments=[department])
+    instance = runtime.start(applicant, "example_review_chain", department_id=department.id)
+    _submit(applicant, instance)
+    [review] = _open(instance.id)
+    assert review.assignee_id is None and {c.user_id for c in review.candidates if c.user_id} == {h.id for h in heads}
+    newcomer = make_user("dept_head", departments=[department])  # granted the role now
+    other_head = make_user("dept_head", departments=[elsewhere])  # the role, but not for this department
+    outsider = make_user(departments=[department])
+    assert [t.id for t in inbox.inbox(newcomer.id, roles=[("dept_head", department.id)])] == [review.id]
+    assert inbox.inbox(other_head.id, roles=[("dept_head", elsewhere.id)]) == []
+    for stranger in (other_head, outsider):
+        assert "claim" not in runtime.allowed_actions(stranger, review)
+        assert "complete" not in runtime.allowed_actions(stranger, review)
+        with pytest.raises(PermissionDenied):
+            runtime.claim(stranger, review.id)
+        with pytest.raises(PermissionDenied):
+            runtime.complete(stranger, review.id, data={"opinion": "x"})
+    assert {"claim", "complete"} <= set(runtime.allowed_actions(newcomer, review))
+    runtime.complete(newcomer, review.id, data={"opinion": "fine"})  # completing straight from the pool
+    assert (review.status, review.assignee_id, review.completed_by_id) == ("completed", newcomer.id, newcomer.id)
+    assert db.session.scalar(select(func.count()).select_from(TaskCandidate)
+                             .where(TaskCandidate.task_id == review.id)) == 0
 
 
 @pytest.mark.req("R3.7")
@@ -231,11 +263,34 @@ def test_return_to_an_earlier_step_and_resubmit():
     assert (again.spec, again.assignee_id) == ("submit", applicant.id)
     data = runtime.task_data(again.id)
     assert data["title"] == "Laser" and data["return_comment"] == "attach the quote"
+    assert "complete" in runtime.allowed_actions(applicant, again)
+    assert "return" not in runtime.allowed_actions(applicant, again)  # the first step: nowhere to go back to
     with pytest.raises(Conflict):
         runtime.return_to(applicant, again.id, "dept_review", "no")  # not an earlier step
     _submit(applicant, instance, title="Laser (quoted)")
     [review2] = _open(instance.id)
     assert review2.spec == "dept_review" and review2.id != review.id
+
+
+@pytest.mark.req("R3.7")
+def test_return_is_offered_only_when_there_is_an_earlier_step():
+    signers = [make_user() for _ in range(2)]
+    applicant = make_user()
+    instance = runtime.start(applicant, "countersign_all", data={"signers": [s.id for s in signers]})
+    for task in _open(instance.id):  # the process starts with the countersign: no earlier user step
+        signer = next(s for s in signers if s.id == task.assignee_id)
+        allowed = runtime.allowed_actions(signer, task)
+        assert "complete" in allowed and "return" not in allowed
+    department = create_department()
+    head = make_user("dept_head", departments=[department])
+    requester = make_user(departments=[department])
+    chain = runtime.start(requester, "example_review_chain", department_id=department.id)
+    [submit] = _open(chain.id)
+    assert "return" not in runtime.allowed_actions(requester, submit)
+    _submit(requester, chain)
+    [review] = _open(chain.id)
+    assert "return" in runtime.allowed_actions(head, review)
+    assert rewind.return_targets(review) == [("submit", submit.name)]
 
 
 @pytest.mark.req("R3.7")

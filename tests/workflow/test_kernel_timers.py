@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.core.audit import AuditEntry
 from app.extensions import db
 from app.workflow import clock, operations, registry, runtime
-from app.workflow.models import Instance, Task
+from app.workflow.models import Event, Instance, Task
 from tests.factories import create_department
 from tests.workflow.conftest import bpmn_doc, chain, make_user
 
@@ -18,8 +18,18 @@ pytestmark = [pytest.mark.req("R3.7"), pytest.mark.usefixtures("wf")]
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "bpmn"
 
 
-def _kinds(notes, kind):
-    return [users for users, k, _, _ in notes if k == kind]
+def _kinds(notes, kind, instance):
+    mine = set(db.session.scalars(select(Task.id).where(Task.instance_id == instance.id)))
+    return [users for users, k, task_id, _ in notes if k == kind and task_id in mine]
+
+
+def _ticked(instance, when) -> bool:
+    """Tick at `when`; whether it advanced this instance (the demo data may have timers of its own)."""
+    db.session.refresh(instance)
+    before = instance.version
+    runtime.tick(when)
+    db.session.refresh(instance)
+    return instance.version != before
 
 
 def _review_chain():
@@ -40,19 +50,20 @@ def test_reminders_escalation_and_auto_approval(notes):
     assert abs(review.due_at - (start + timedelta(days=2))) < timedelta(minutes=1)
     db.session.refresh(instance)
     assert abs(instance.next_timer_at - (start + timedelta(hours=24))) < timedelta(minutes=1)
-    assert runtime.tick(start + timedelta(hours=1)) == 0  # nothing due yet
-    assert runtime.tick(start + timedelta(hours=25)) == 1
-    assert _kinds(notes, "remind") == [[head.id]]
-    assert runtime.tick(start + timedelta(hours=25)) == 0  # fired once
-    assert runtime.tick(start + timedelta(hours=49)) == 1  # the second reminder and the escalation
-    assert _kinds(notes, "remind") == [[head.id], [head.id]] and _kinds(notes, "escalate") == [[head.id]]
+    assert not _ticked(instance, start + timedelta(hours=1))  # nothing due yet
+    assert _ticked(instance, start + timedelta(hours=25))
+    assert _kinds(notes, "remind", instance) == [[head.id]]
+    assert not _ticked(instance, start + timedelta(hours=25))  # fired once
+    assert _ticked(instance, start + timedelta(hours=49))  # the second reminder and the escalation
+    assert _kinds(notes, "remind", instance) == [[head.id], [head.id]]
+    assert _kinds(notes, "escalate", instance) == [[head.id]]
     followup = next(t for t in runtime.open_tasks(instance.id) if t.spec == "leader_followup")
     assert leader.id in ([followup.assignee_id] + [c.user_id for c in followup.candidates])
     runtime.complete(head, review.id, data={"opinion": "late but fine"})
     office = next(t for t in runtime.open_tasks(instance.id) if t.spec == "office_review")
     db.session.refresh(instance)
     assert office.due_at is not None and instance.next_timer_at == office.due_at
-    assert runtime.tick(office.due_at + timedelta(minutes=1)) == 1  # "PT72H", quoted in the model
+    assert _ticked(instance, office.due_at + timedelta(minutes=1))  # "PT72H", quoted in the model
     db.session.refresh(office)
     assert (office.status, office.outcome, office.comment) == ("completed", "approve", "timed out")
     note = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "workflow.note",
@@ -70,7 +81,7 @@ def test_a_camunda_model_with_a_boundary_timer_on_a_multi_instance_task():
     start = clock.utcnow()
     instance = runtime.start(admin, "miParallelUserTasksWithTimer")
     assert [t.spec for t in runtime.open_tasks(instance.id)] == ["miTasks"] * 3  # ${5-2}
-    assert runtime.tick(start + timedelta(hours=2, minutes=1)) == 1
+    assert _ticked(instance, start + timedelta(hours=2, minutes=1))
     assert [t.spec for t in runtime.open_tasks(instance.id)] == ["taskAfterTimer"]
 
 
@@ -199,6 +210,41 @@ def test_timer_chain_in_a_private_process(unique):
     for _ in range(3):
         db.session.refresh(instance)
         moments.append(instance.next_timer_at)
-        assert runtime.tick(instance.next_timer_at + timedelta(seconds=1)) == 1
+        assert _ticked(instance, instance.next_timer_at + timedelta(seconds=1))
     assert [round((b - a).total_seconds() / 3600) for a, b in zip([start, *moments], moments)] == [1, 2, 3]
     assert [t.spec for t in runtime.open_tasks(instance.id)] == ["done"]
+
+
+@pytest.mark.req("R3.7")
+def test_a_message_start_event_starts_an_instance_and_a_catch_event_correlates_by_business_key(unique):
+    admin = make_user("admin", "hospital")
+    clerk = make_user("medaffairs_staff", "hospital")
+    ordered, resulted = f"order_{unique}", f"result_{unique}"
+    outside = (f'<bpmn:message id="m_order" name="{ordered}"/>'
+               f'<bpmn:message id="m_result" name="{resulted}"/>')
+    body = chain(
+        '<bpmn:userTask id="check" name="Check the order" mt:form="example_review" mt:role="medaffairs_staff"/>',
+        '<bpmn:intermediateCatchEvent id="wait" name="Result arrives">'
+        '<bpmn:messageEventDefinition messageRef="m_result"/></bpmn:intermediateCatchEvent>',
+        '<bpmn:userTask id="read" name="Read the result" mt:form="example_review" mt:role="medaffairs_staff"/>',
+        start="order")
+    body = body.replace('<bpmn:startEvent id="order"/>',
+                        '<bpmn:startEvent id="order"><bpmn:messageEventDefinition messageRef="m_order"/>'
+                        '</bpmn:startEvent>')
+    registry.publish_process(admin, registry.save_process_draft(
+        admin, bpmn_doc(body, f"lab_{unique}", outside=outside))[0])
+    assert runtime.send_message(f"nothing_{unique}", "K-1", {}) == 0
+    assert runtime.send_message(ordered, "K-1", {"specimen": "S-77"}) == 1  # a new instance
+    instance = db.session.scalar(select(Instance).where(Instance.process_key == f"lab_{unique}"))
+    assert (instance.business_key, instance.started_by_id, instance.status) == ("K-1", None, "running")
+    [check] = runtime.open_tasks(instance.id)
+    assert check.spec == "check" and clerk.id in [check.assignee_id] + [c.user_id for c in check.candidates]
+    assert runtime.task_data(check.id)["specimen"] == "S-77"
+    runtime.complete(clerk, check.id, data={"opinion": "ok"})
+    assert runtime.open_tasks(instance.id) == []  # waiting for the result
+    assert runtime.send_message(resulted, "K-2", {"growth": "none"}) == 0  # another key
+    assert runtime.send_message(resulted, "K-1", {"growth": "none"}) == 1  # the instance's business key
+    [read] = runtime.open_tasks(instance.id)
+    assert read.spec == "read" and runtime.task_data(read.id)["growth"] == "none"
+    events = [e.action for e in db.session.scalars(select(Event).where(Event.instance_id == instance.id))]
+    assert events[0] == "start" and "message" in events

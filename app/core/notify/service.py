@@ -6,15 +6,15 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core import jobs
+from app.core.fastsql import Fast, deferred_script, session_connection
 from app.core.models import utcnow
 from app.core.notify.channels import SENDERS, ChannelError, Outgoing
 from app.core.notify.models import CHANNELS, Notification, NotifyAddress, OutboxMessage
@@ -32,10 +32,27 @@ Resolver = Callable[[int], "str | None"]
 _RESOLVERS: dict[str, Resolver] = {}
 
 
-@dataclass
 class Notified:
-    notifications: list[Notification] = field(default_factory=list)
-    messages: list[OutboxMessage] = field(default_factory=list)
+    """What `notify` wrote: in-app notifications and outbox messages. In-app rows written in bulk
+    are loaded only if the caller looks at them (most callers do not)."""
+
+    def __init__(self, notifications: list[Notification] | None = None,
+                 messages: list[OutboxMessage] | None = None, *, notification_ids: list[int] | None = None):
+        self._notifications = notifications
+        self._ids = notification_ids or []
+        self.messages = messages or []
+
+    @property
+    def notifications(self) -> list[Notification]:
+        if self._notifications is None:
+            self._notifications = list(db.session.scalars(
+                select(Notification).where(Notification.id.in_(self._ids)).order_by(Notification.id))) \
+                if self._ids else []
+        return self._notifications
+
+
+_INSERT_NOTIFICATION = Fast(insert(Notification.__table__).returning(Notification.__table__.c.id))
+_INSERT_NOTIFICATION_DEFERRED = Fast(insert(Notification.__table__))
 
 
 # --- addresses --------------------------------------------------------------------------------
@@ -114,6 +131,26 @@ def notify(user_ids: Iterable[int], kind: str, title: str, body: str = "", link:
         raise ValueError(f"unknown notification channels: {sorted(unknown)}")
     if link is not None and not _is_relative(link):
         raise ValueError("a notification link must be a relative URL starting with /")
+    if key is None and wanted == [INAPP]:
+        # The common case (in-app only, no key): one INSERT for all recipients, no ORM objects.
+        if not recipients:
+            return Notified([], [])
+        now = utcnow()
+        script = deferred_script()
+        if script is not None:  # written with the caller's other rows (their ids are not needed)
+            script.add_many(_INSERT_NOTIFICATION_DEFERRED, [
+                {"user_id": user_id, "kind": kind, "title": title[:200], "body": body or "", "link": link,
+                 "important": important, "dedupe_key": None, "created_at": now, "read_at": None}
+                for user_id in recipients])
+            return Notified([], [])
+        connection, ids = session_connection(db.session()), []
+        for user_id in recipients:
+            cursor = _INSERT_NOTIFICATION.run(connection, {
+                "user_id": user_id, "kind": kind, "title": title[:200], "body": body or "", "link": link,
+                "important": important, "dedupe_key": None, "created_at": now, "read_at": None})
+            ids.append(cursor.fetchone()[0])
+            cursor.close()
+        return Notified(notification_ids=ids)
     base = key or uuid.uuid4().hex
     rows: list[Notification | OutboxMessage] = []
     for user_id in recipients:
