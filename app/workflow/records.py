@@ -21,8 +21,8 @@ from app.extensions import db
 
 from . import clock
 from .errors import NotFound, PermissionDenied, ProcessError
-from .models import Attachment, Comment, Event, Instance, Task, TaskCandidate, TaskCopy
-from .permissions import actor_id, is_admin
+from .models import OPEN_STATUSES, Attachment, Comment, Event, Instance, Task, TaskCandidate, TaskCopy
+from .permissions import actor_id, is_admin, is_candidate
 
 
 def _instance(instance: Instance | int) -> Instance:
@@ -33,7 +33,8 @@ def _instance(instance: Instance | int) -> Instance:
 
 
 def is_participant(actor: Any, instance: Instance | int) -> bool:
-    """The applicant, anyone who has or had a task in it, anyone it was copied to, administrators."""
+    """The applicant, anyone who has or had a task in it, anyone it was copied to, administrators,
+    and anyone in the role pool of one of its open tasks (granted the role after the task was made)."""
     instance = _instance(instance)
     uid = actor_id(actor)
     if uid is None:
@@ -41,11 +42,16 @@ def is_participant(actor: Any, instance: Instance | int) -> bool:
     if instance.started_by_id == uid or is_admin(actor):
         return True
     task_ids = select(Task.id).where(Task.instance_id == instance.id)
-    return bool(db.session.scalar(select(
-        exists().where(Task.instance_id == instance.id,
-                       or_(Task.assignee_id == uid, Task.completed_by_id == uid, Task.owner_id == uid))
-        | exists().where(TaskCandidate.task_id.in_(task_ids), TaskCandidate.user_id == uid)
-        | exists().where(TaskCopy.instance_id == instance.id, TaskCopy.user_id == uid))))
+    if db.session.scalar(select(
+            exists().where(Task.instance_id == instance.id,
+                           or_(Task.assignee_id == uid, Task.completed_by_id == uid, Task.owner_id == uid))
+            | exists().where(TaskCandidate.task_id.in_(task_ids), TaskCandidate.user_id == uid)
+            | exists().where(TaskCopy.instance_id == instance.id, TaskCopy.user_id == uid))):
+        return True
+    pooled = db.session.scalars(select(Task).where(
+        Task.instance_id == instance.id, Task.status.in_(OPEN_STATUSES), Task.assignee_id.is_(None),
+        Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.role.is_not(None)))))
+    return any(is_candidate(task, uid) for task in pooled)
 
 
 def _task_of(instance: Instance, task: Task | int | None) -> Task | None:

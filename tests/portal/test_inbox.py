@@ -253,3 +253,17 @@ def test_inbox_queries_use_indexes_not_scans(flow, people, app):
         sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
         plan = " ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql)))
         assert "SCAN wf_task " not in plan + " " and "SCAN wf_instance " not in plan + " ", (tab, plan)
+
+
+@pytest.mark.req("R3.7")
+def test_a_pooled_task_is_offered_on_its_instance_page_to_whoever_holds_the_role(flow, people, client, login,
+                                                                                 app):
+    doctor = people["doctor"]
+    instance = _row("角色池申请", started_by=doctor, department_id=flow.surgery.id)
+    pooled = _task(instance, role_pool=("dept_head", flow.surgery.id))
+    login("head")  # holds dept_head for the surgery department, but was not named on the task
+    body = client.get(f"/instances/{instance.id}").get_data(as_text=True)
+    assert f'href="/tasks/{pooled.id}"' in body
+    nurse = app.test_client()
+    login("nurse", on=nurse)
+    assert nurse.get(f"/instances/{instance.id}").status_code == 404

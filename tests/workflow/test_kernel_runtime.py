@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.core.audit import AuditEntry
 from app.extensions import db
-from app.workflow import inbox, rewind, runtime
+from app.workflow import inbox, permissions, records, rewind, runtime
 from app.workflow.errors import Conflict, FormInvalid, NotFound, PermissionDenied
 from app.workflow.models import DecisionLog, Event, Instance, Task, TaskCandidate
 from tests.factories import create_department
@@ -158,6 +158,13 @@ def test_someone_granted_the_role_after_the_task_was_created_can_claim_and_compl
     outsider = make_user(departments=[department])
     assert [t.id for t in inbox.inbox(newcomer.id, roles=[("dept_head", department.id)])] == [review.id]
     assert inbox.inbox(other_head.id, roles=[("dept_head", elsewhere.id)]) == []
+    # The newcomer takes part (may comment, attach) from now on; the others do not.
+    assert records.is_participant(newcomer, instance) and permissions.may_act(review, newcomer.id)
+    for stranger in (other_head, outsider):
+        assert not records.is_participant(stranger, instance) and not permissions.may_act(review, stranger.id)
+        with pytest.raises(PermissionDenied):
+            records.add_comment(stranger, instance, "?")
+    records.add_comment(newcomer, instance, "我来审核")
     for stranger in (other_head, outsider):
         assert "claim" not in runtime.allowed_actions(stranger, review)
         assert "complete" not in runtime.allowed_actions(stranger, review)

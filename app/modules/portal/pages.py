@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.core.models import utcnow
 from app.extensions import db
 from app.modules.org.models import Department
-from app.workflow import runtime
+from app.workflow import permissions, runtime
 from app.workflow.models import OPEN_STATUSES, TASK_DONE, Instance, Task, TaskCopy
 
 from . import access, actions, inbox, processes, sources, story
@@ -193,8 +193,7 @@ def instance_context(user, instance: Instance) -> dict[str, Any]:
     per_task = {t.id: [a for a in runtime.allowed_actions(user, t) if a in INSTANCE_ACTIONS] for t in open_tasks}
     withdraw_task = next((t for t in open_tasks if "withdraw" in per_task[t.id]), None)
     copy_task = next((t for t in open_tasks if "copy" in per_task[t.id]), None)
-    mine = [t for t in open_tasks if t.assignee_id == user.id or
-            (t.assignee_id is None and user.id in {c.user_id for c in t.candidates})]
+    mine = [t for t in open_tasks if permissions.may_act(t, user.id)]
     return {
         "instance": instance, "record": record, "sections": record.sections(user),
         "timeline": record.timeline(), "open_tasks": open_tasks, "per_task": per_task,

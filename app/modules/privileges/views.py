@@ -180,6 +180,7 @@ def _paginate_rows(stmt):
 def show_application(application_id: int):
     from app.core.scopes import scope_filter
     from app.modules.portal import access
+    from app.workflow import permissions
     from app.workflow.models import Instance, Task
 
     application = db.session.scalar(select(Application).where(Application.id == application_id)
@@ -196,8 +197,7 @@ def show_application(application_id: int):
                                                             Task.status.in_(("open", "delegated")))
                                          .order_by(Task.id))) if instance else []
     may_open_record = instance is not None and access.can_view_instance(current_user, instance)
-    my_tasks = [t for t in open_tasks if t.assignee_id == current_user.id or (
-        t.assignee_id is None and current_user.id in {c.user_id for c in t.candidates})]
+    my_tasks = [t for t in open_tasks if permissions.may_act(t, current_user.id)]
     granted = {g.id: g for g in db.session.scalars(select(Grant).where(Grant.application_id == application.id))}
     return render_template("privileges/application.html", application=application, instance=instance,
                            status=service.status_of(application), open_tasks=open_tasks, my_tasks=my_tasks,
