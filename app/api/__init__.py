@@ -5,7 +5,6 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from app.core.models import utcnow
 from app.extensions import csrf
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -16,7 +15,7 @@ def token_required(scope: str):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            from app.modules.accounts.services import token_for
+            from app.modules.accounts.services import note_token_use, token_for
 
             header = request.headers.get("Authorization", "")
             text = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -27,7 +26,7 @@ def token_required(scope: str):
                 return response, 401
             if scope not in (token.scopes or []):
                 abort(403, description=f"token lacks scope {scope}")
-            token.last_used_at = utcnow()
+            note_token_use(token)
             g.api_token = token
             return view(*args, **kwargs)
 

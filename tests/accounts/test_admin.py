@@ -78,3 +78,25 @@ def test_token_without_the_scope_is_403(ctx, client):
     _token, text = services.create_token(admin, "only-write", ["org:write"], None)
     response = client.get("/api/v1/departments", headers={"Authorization": f"Bearer {text}"})
     assert response.status_code == 403 and "org:read" in response.json["error"]["message"]
+
+
+def test_a_token_records_its_last_use_once_a_minute(ctx, client):
+    from datetime import timedelta
+
+    admin = create_user("admin")
+    token, text = services.create_token(admin, "busy-integration", ["org:read"], None)
+    headers = {"Authorization": f"Bearer {text}"}
+    assert token.last_used_at is None
+    assert client.get("/api/v1/departments", headers=headers).status_code == 200
+    db.session.expire_all()
+    first = db.session.get(ApiToken, token.id).last_used_at
+    assert first is not None
+    assert client.get("/api/v1/departments", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).last_used_at == first  # within the minute: not rewritten
+    stale = first - services.TOKEN_USE_RESOLUTION - timedelta(seconds=1)
+    db.session.get(ApiToken, token.id).last_used_at = stale
+    db.session.commit()
+    assert client.get("/api/v1/departments", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).last_used_at > first

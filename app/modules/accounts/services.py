@@ -260,3 +260,15 @@ def token_for(text: str) -> ApiToken | None:
     if not token.is_usable():
         return None
     return token
+
+
+# How precisely a token's last use is kept: an integration calling many times a second writes the
+# token row once a minute instead of on every call.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def note_token_use(token: ApiToken) -> None:
+    """Record that the token was just used (at most once per TOKEN_USE_RESOLUTION)."""
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now

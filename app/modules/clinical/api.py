@@ -16,8 +16,8 @@ from sqlalchemy import select
 from app.api import blueprint as api_blueprint
 from app.api import token_required
 from app.core import audit
-from app.core.models import utcnow
 from app.extensions import db
+from app.modules.accounts.services import note_token_use
 from app.modules.clinical.models import DoctorMonthMetric, UnknownCode
 from app.modules.clinical.services import files, ingest
 from app.modules.clinical.services.kinds import KINDS
@@ -64,7 +64,7 @@ def _upsert(kind_name: str):
         # work rolls back on a 4xx answer; the batch wrote nothing else).
         db.session.rollback()
         if token is not None:
-            token.last_used_at = utcnow()
+            note_token_use(token)
         batch = files.record_api_batch(getattr(token, "name", None), kind_name, result)
         db.session.commit()
         return _error(422, "the batch was refused; nothing was written", written=False, total=result.total,
