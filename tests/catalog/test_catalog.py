@@ -223,3 +223,21 @@ def test_item_and_indicator_pages_save_and_refuse_field_by_field(client, login, 
 
 def held_item_id() -> int:
     return db.session.scalar(select(CatalogItem.id).where(CatalogItem.kind == "surgery").order_by(CatalogItem.id))
+
+
+@pytest.mark.req("R2.2")
+def test_the_portal_sends_catalog_applications_to_the_departments_apply_page(client, login, csrf, ctx):
+    """The generic start form would start the process around the department checks: the portal
+    links (and redirects) to the head's own department's apply page instead."""
+    surgery = department("普通外科")
+    login("head")
+    body = client.get("/processes/start").get_data(as_text=True)
+    assert f'href="/catalog/departments/{surgery.id}/apply" data-process="catalog_application"' in body
+    response = client.get("/processes/start/catalog_application")
+    assert response.status_code == 302 and response.headers["Location"] == f"/catalog/departments/{surgery.id}/apply"
+    assert client.post("/processes/start/catalog_application",
+                       data={"csrf_token": csrf()}).status_code == 303
+    client.post("/logout", data={"csrf_token": csrf()})
+    login("doctor")  # not a head: may not apply at all
+    assert 'data-process="catalog_application"' not in client.get("/processes/start").get_data(as_text=True)
+    assert client.get("/processes/start/catalog_application").status_code == 404

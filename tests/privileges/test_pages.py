@@ -249,3 +249,25 @@ def test_the_catalog_counts_capable_doctors(pv):
     before = catalog_services.capable_doctors_provider()(chief.staff.department_id, [item.id]).get(item.id, 0)
     pv.grant(chief, "surgery", f"item:{item.id}")
     assert catalog_services.capable_doctors_provider()(chief.staff.department_id, [item.id])[item.id] == before + 1
+
+
+@pytest.mark.req("R3.1")
+def test_the_portal_sends_privilege_applications_to_the_apply_page(pv, client, login, app):
+    """Started from the portal's process list, a privilege application goes through the apply page
+    (item checks, computed history): the generic start form never starts it around them."""
+    attending = pv.physician(title="attending", years=1)
+    pv.db.session.commit()
+    login(attending.username)
+    body = client.get("/processes/start").get_data(as_text=True)
+    assert re.search(r'href="/privileges/apply/surgery" data-process="privilege_surgery"', body)
+    response = client.get("/processes/start/privilege_surgery")
+    assert response.status_code == 302 and response.headers["Location"] == "/privileges/apply/surgery"
+    before = pv.db.session.scalar(select(Application.id).order_by(Application.id.desc()).limit(1))
+    response = client.post("/processes/start/privilege_surgery", data={"items": ["item:1"],
+                                                                        "csrf_token": csrf_token(client)})
+    assert response.status_code == 303 and response.headers["Location"] == "/privileges/apply/surgery"
+    assert pv.db.session.scalar(select(Application.id).order_by(Application.id.desc()).limit(1)) == before
+    admin = app.test_client()  # an administrator's account has no staff record: nothing to apply with
+    login("admin", on=admin)
+    assert 'data-process="privilege_surgery"' not in admin.get("/processes/start").get_data(as_text=True)
+    assert admin.get("/processes/start/privilege_surgery").status_code == 404

@@ -20,6 +20,7 @@ def init_app(app):
     from app.modules.catalog.models import DepartmentCatalogItem
     from app.modules.catalog.reference import sync_restricted
     from app.modules.org.models import Department, Staff
+    from app.modules.portal import processes
 
     def own_department(staff_id):
         return select(Staff.department_id).where(Staff.id == staff_id).scalar_subquery()
@@ -33,6 +34,7 @@ def init_app(app):
                   self_clause=lambda staff_id: DepartmentCatalogItem.department_id == own_department(staff_id))
     applications.register_sources()
     applications.register_operation()
+    processes.register_start_page(applications.PROCESS, applications.start_page)
     register_sync("catalog_restricted", sync_restricted)
     register_step("catalog", demo.build)
     register_nav("catalog.list_items", _l("Technology catalog"), "journal-medical", "catalog.view", order=40)

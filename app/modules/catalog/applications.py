@@ -110,6 +110,19 @@ def departments_for(actor) -> list[Department]:
         .order_by(Department.sort_order, Department.code)))
 
 
+def start_page(actor) -> str | None:
+    """Where `actor` starts a catalog application: the apply page of their own department, else of
+    the first department they may apply for (None: none)."""
+    from flask import url_for
+
+    departments = departments_for(actor)
+    if not departments:
+        return None
+    own = getattr(getattr(actor, "staff", None), "department_id", None)
+    chosen = next((d for d in departments if d.id == own), departments[0])
+    return url_for("catalog.apply", department_id=chosen.id)
+
+
 def pending_item_ids(department_id: int) -> dict[int, Instance]:
     """Items of the department's running applications: {item id: the instance}."""
     found: dict[int, Instance] = {}

@@ -3,12 +3,19 @@
 A process can be started from the portal when its (top-level) start event names a form
 (`mt:form` or `camunda:formKey`) that is published. When the start event names roles (`mt:role`
 or `camunda:candidateStarterGroups` on the process), only holders of one of them may start it.
+
+A module can start one of its processes from a page of its own, which checks and shows more than
+the generic start form can (eligibility per item, computed history, the department's catalog):
+`register_start_page` names it, and the portal sends users there instead of starting the process
+itself — so nobody starts it around the module's checks.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -91,14 +98,39 @@ def task_form(name: str | None) -> FormDef | None:
         return None
 
 
-def startable(user) -> list[tuple[ProcessVersion, StartInfo]]:
-    """Published processes with a published start form that `user` may start."""
+# Process key → function of the user giving the URL of the module's start page (None: not for them).
+_start_pages: dict[str, Callable[[Any], str | None]] = {}
+
+
+def register_start_page(process_key: str, url_for_user: Callable[[Any], str | None]) -> None:
+    _start_pages[process_key] = url_for_user
+
+
+def has_start_page(process_key: str) -> bool:
+    return process_key in _start_pages
+
+
+def start_page(process_key: str, user) -> str | None:
+    """The module's own start page of the process for `user` (None when there is none for them)."""
+    page = _start_pages.get(process_key)
+    return page(user) if page is not None else None
+
+
+def startable(user) -> list[tuple[ProcessVersion, StartInfo, str]]:
+    """Published processes with a published start form that `user` may start, each with the URL
+    to start it at (the module's own page, when it has one, else the portal's start form)."""
+    from flask import url_for
+
     published_forms = set(db.session.scalars(select(FormVersion.name).where(FormVersion.status == PUBLISHED)))
     found = []
     for version in published_versions():
         info = start_info(version)
-        if info.form and info.form in published_forms and may_start(user, info):
-            found.append((version, info))
+        if not (info.form and info.form in published_forms and may_start(user, info)):
+            continue
+        url = start_page(info.key, user) if has_start_page(info.key) else \
+            url_for("portal.start_process", key=info.key)
+        if url:
+            found.append((version, info, url))
     return found
 
 

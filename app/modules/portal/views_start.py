@@ -21,6 +21,11 @@ def list_processes():
 @blueprint.route("/processes/start/<key>", methods=["GET", "POST"])
 @login_required
 def start_process(key: str):
+    if processes.has_start_page(key):  # the module starts it, with its own checks
+        page = processes.start_page(key, current_user)
+        if page is None:
+            abort(404)
+        return redirect(page, code=303 if request.method == "POST" else 302)
     try:
         version, info, form = processes.get_startable(current_user, key)
     except NotFound:

@@ -1,6 +1,8 @@
 """Privileges (医疗资质授权, R3.1–R3.8): applying by type and item, rule-driven approval processes,
 grants with terms and their dynamic adjustment, reminders and renewal, the dossier's authorization
 tabs (R1.3, R1.9), working lists, and the live check API for HIS."""
+import functools
+
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
@@ -22,6 +24,16 @@ def _dept_head(context) -> list[int]:
     return [uid for uid in office if uid != context.started_by_id]
 
 
+def _apply_page(ptype: str, user) -> str | None:
+    from flask import url_for
+
+    from app.core.scopes import can
+
+    if getattr(user, "staff", None) is None or not can(user, "privileges.apply"):
+        return None
+    return url_for("privileges.apply", ptype=ptype)
+
+
 def init_app(app):
     from app.core.scopes import register_kind
     from app.core.sync import register_sync
@@ -34,7 +46,9 @@ def init_app(app):
     from app.modules.privileges.ceiling import level_ceiling
     from app.modules.privileges.demo import build as build_demo
     from app.modules.privileges.models import Application, CheckOverride
+    from app.modules.portal.processes import register_start_page
     from app.modules.privileges.rights import sync_rights
+    from app.modules.privileges.types import TYPES
     from app.workflow import assignment
 
     # Grant lists join the holder (Staff): the department is the holder's, "self" is the holder.
@@ -47,6 +61,8 @@ def init_app(app):
                   department_column=lambda: CheckOverride.department_id,
                   self_clause=lambda staff_id: CheckOverride.staff_id == staff_id)
     register_operations()
+    for kind in TYPES.values():  # applied for on the module's page: item checks and computed history
+        register_start_page(kind.process_key, functools.partial(_apply_page, kind.code))
     assignment.register_resolver(DEPT_HEAD_ROLE, _dept_head)
     sources.register()
     stamp.watch()
