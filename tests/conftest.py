@@ -7,6 +7,7 @@ an unreachable PostgreSQL fails the run instead of skipping the pass.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -22,6 +23,30 @@ pytest_plugins = ["tests.plugins.traceability", "tests.plugins.browser"]
 PG_URL = os.environ.get("TEST_DATABASE_URL",
                         f"postgresql://postgres@127.0.0.1:5432/medtech_test_{os.getpid()}")
 PG_REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("TEST_POSTGRES") == "required"
+
+
+@contextlib.contextmanager
+def scratch_postgres(suffix: str):
+    """A PostgreSQL database of its own (`<test database>_<suffix>`), dropped afterwards: for tests
+    that need real commits from several connections. Skips (fails on CI) when PostgreSQL is down."""
+    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
+    scratch = url.set(database=f"{url.database}_{suffix}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if PG_REQUIRED:
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    try:
+        yield scratch.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pytest_addoption(parser):

@@ -1,5 +1,6 @@
 """Migrations run on SQLite and PostgreSQL and describe exactly the models."""
 import flask_migrate
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,25 +22,19 @@ def test_models_match_the_migrations(app):
 
 
 def test_downgrade_to_base_and_upgrade_again(backend, tmp_path):
-    from tests.conftest import PG_URL, make_app
+    import contextlib
 
-    if backend == "postgres":
-        import sqlalchemy as sa
+    from tests.conftest import make_app, scratch_postgres
 
-        url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
-        scratch = url.set(database=f"{url.database}_mig")
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
-        target = scratch.render_as_string(hide_password=False)
-    else:
-        target = f"sqlite:///{tmp_path / 'mig.db'}"
-    app = make_app(target, tmp_path)
-    with app.app_context():
-        flask_migrate.upgrade()
-        flask_migrate.downgrade(revision="base")
-        assert set(db.inspect(db.engine).get_table_names()) <= {"alembic_version"}
-        flask_migrate.upgrade()
-        assert "staff" in db.inspect(db.engine).get_table_names()
-        db.engine.dispose()
+    with scratch_postgres("mig") if backend == "postgres" else \
+            contextlib.nullcontext(f"sqlite:///{tmp_path / 'mig.db'}") as target:
+        app = make_app(target, tmp_path)
+        with app.app_context():
+            flask_migrate.upgrade()
+            with db.engine.connect() as conn:  # the chain's head is there before any entry
+                assert conn.execute(sa.text("SELECT seq FROM audit_head")).scalar_one() == 0
+            flask_migrate.downgrade(revision="base")
+            assert set(db.inspect(db.engine).get_table_names()) <= {"alembic_version"}
+            flask_migrate.upgrade()
+            assert "staff" in db.inspect(db.engine).get_table_names()
+            db.engine.dispose()

@@ -75,29 +75,14 @@ def test_cli_verify_prints_json_and_exits_by_result(ctx):
 @pytest.fixture(scope="module")
 def pg_scratch(tmp_path_factory):
     """A PostgreSQL database of its own: concurrent writers need real commits."""
-    import sqlalchemy as sa
+    from tests.conftest import make_app, migrate_and_seed, scratch_postgres
 
-    from tests.conftest import PG_REQUIRED, PG_URL, make_app, migrate_and_seed
-
-    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
-    scratch = url.set(database=f"{url.database}_audit")
-    try:
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
-    except sa.exc.OperationalError as exc:
-        if PG_REQUIRED:
-            raise
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    app = make_app(scratch.render_as_string(hide_password=False), tmp_path_factory.mktemp("audit-pg"))
-    migrate_and_seed(app, scale=None)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("audit") as url:
+        app = make_app(url, tmp_path_factory.mktemp("audit-pg"))
+        migrate_and_seed(app, scale=None)
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.mark.req("R3.8")

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.workflow import engine, registry, runtime
 from app.workflow.errors import Conflict
 from app.workflow.models import Event, Instance, Task
-from tests.conftest import PG_REQUIRED, PG_URL, make_app, migrate_and_seed
+from tests.conftest import PG_REQUIRED, make_app, migrate_and_seed, scratch_postgres
 from tests.workflow.conftest import bpmn_doc, chain, make_user
 
 pytestmark = pytest.mark.req("R3.7")
@@ -34,33 +34,17 @@ def _prepare(app) -> None:
         from app.modules.org.models import Hospital
 
         db.session.add(Hospital(code="KERNEL", name="Kernel test hospital"))
-        # The audit chain's head row exists in any installed system; the very first entry of an
-        # empty chain cannot be locked against a concurrent first entry.
-        audit.record("test.setup", summary="kernel concurrency tests")
         db.session.commit()
 
 
 @pytest.fixture(scope="module")
 def pg_app(tmp_path_factory):
-    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2")
-    scratch = url.set(database=f"{url.database}_kernel")
-    try:
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
-    except sa.exc.OperationalError as exc:
-        if PG_REQUIRED:
-            raise
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    app = make_app(scratch.render_as_string(hide_password=False), tmp_path_factory.mktemp("kernel-pg"))
-    _prepare(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("kernel") as url:
+        app = make_app(url, tmp_path_factory.mktemp("kernel-pg"))
+        _prepare(app)
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 def _countersign(app, signers: int = 2):
