@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from app.config import PROJECT_ROOT, load_config
+from app.core import fastsql
 from app.extensions import babel, csrf, db, login_manager, migrate
 
 # Modules are registered in this order; each exposes `blueprint` and may expose `init_app(app)`.
@@ -44,6 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     db.init_app(app)
+    fastsql.configure(server_prepare=app.config["DB_PREPARED_STATEMENTS"])
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

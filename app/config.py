@@ -100,6 +100,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, _database_url,
             "Any SQLAlchemy URL. Default: SQLite file `instance/medtech.db`."),
+    Setting("DB_PREPARED_STATEMENTS", True, _bool,
+            "PostgreSQL: keep the workflow kernel's frequent statements prepared on each connection. "
+            "Turn off behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`)."),
     Setting("REDIS_URL", "", _redis_url,
             "Redis for RQ jobs and the cron scheduler. Empty: jobs run in-process (embedded mode)."),
     Setting("SECRET_KEY", None, _str,

@@ -40,9 +40,17 @@ def _result_processor(type_, dialect):
 
 # PostgreSQL plans every statement it is sent; these statements run on every action, so they are
 # PREPAREd once per connection (a prepared statement outlives transactions and rollbacks) and
-# run with EXECUTE: no parsing and planning each time.
+# run with EXECUTE: no parsing and planning each time. A pooler that hands each transaction another
+# server connection (PgBouncer's transaction mode) loses them: `configure(server_prepare=False)`
+# (the DB_PREPARED_STATEMENTS setting) sends the statements as they are instead.
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # driver connection -> names
 _prepared_lock = threading.Lock()
+_server_prepare = True
+
+
+def configure(*, server_prepare: bool) -> None:
+    global _server_prepare
+    _server_prepare = server_prepare
 
 
 def _server_side(sql: str) -> tuple[str, str]:
@@ -81,7 +89,7 @@ class _Prepared:
     __slots__ = ("compiled", "sql", "prepare", "positiontup", "processors", "static", "result_processors",
                  "_renamed")
 
-    def __init__(self, statement, dialect, keys: tuple[str, ...]):
+    def __init__(self, statement, dialect, keys: tuple[str, ...], server_prepare: bool = True):
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("expanding or literal-execute parameters are not supported here")
@@ -90,7 +98,7 @@ class _Prepared:
         self.compiled = compiled
         self.sql = compiled.string
         self.prepare = None
-        if dialect.name == "postgresql" and dialect.paramstyle == "pyformat":
+        if server_prepare and dialect.name == "postgresql" and dialect.paramstyle == "pyformat":
             self.prepare, self.sql = _server_side(compiled.string)
         self.positiontup = tuple(compiled.positiontup) if compiled.positional else None
         self.processors = tuple(compiled._bind_processors.items())
@@ -137,10 +145,10 @@ class Fast:
 
     def prepared(self, connection: Connection, keys: tuple[str, ...]) -> _Prepared:
         dialect = connection.dialect
-        cache_key = (dialect.name, dialect.driver, keys)
+        cache_key = (dialect.name, dialect.driver, keys, _server_prepare)
         prepared = self._prepared.get(cache_key)
         if prepared is None:
-            prepared = _Prepared(self.statement, dialect, keys)
+            prepared = _Prepared(self.statement, dialect, keys, _server_prepare)
             with self._lock:
                 self._prepared[cache_key] = prepared
         return prepared

@@ -424,3 +424,20 @@ def test_hot_instances_are_reused_only_at_the_committed_version():
         engine.Run.__init__ = original
     assert used == [True, True, False]
     assert db.session.get(Task, tasks[signers[1].id]).status == "completed"
+
+
+@pytest.mark.req("R3.7")
+def test_a_process_runs_the_same_without_server_side_prepared_statements():
+    """Behind a transaction-mode pooler (DB_PREPARED_STATEMENTS off) every statement goes as it is."""
+    from app.core import fastsql
+
+    fastsql.configure(server_prepare=False)
+    try:
+        applicant = make_user()
+        instance = runtime.start(applicant, "example_approval", business_key="REQ-NP", data={"reviewers": []})
+        _submit(applicant, instance)
+    finally:
+        fastsql.configure(server_prepare=True)
+    db.session.refresh(instance)
+    assert instance.status == "completed" and runtime.variables(instance)["risk"] == "low"
+    assert _events(instance.id) == ["start", "complete", "operation", "end"]
