@@ -19,3 +19,11 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(_l("Repeat the new password"), validators=[
         DataRequired(_l("Repeat the new password.")),
         EqualTo("new", message=_l("The two passwords differ."))])
+
+
+class ContactForm(FlaskForm):
+    """Checked by services.set_contacts (the same rules for the account page and the admin page)."""
+
+    email = StringField(_l("E-mail"))
+    mobile = StringField(_l("Mobile (for SMS)"))
+    wecom_userid = StringField(_l("WeCom UserID"))

@@ -262,6 +262,59 @@ def token_for(text: str) -> ApiToken | None:
     return token
 
 
+# --- notification contacts ---------------------------------------------------------------------
+
+CONTACT_FIELDS = ("email", "mobile", "wecom_userid")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")  # mainland mobile numbers: SMS goes to mobiles only
+_WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # WeCom's rule for a member's UserID
+
+
+class ContactErrors(ValueError):
+    """Field by field refusals of notification contacts ({field: translated message})."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def contacts_of(user: User) -> dict[str, str]:
+    from app.core.notify.models import NotifyAddress
+
+    row = db.session.get(NotifyAddress, user.id)
+    return {name: (getattr(row, name) or "") if row else "" for name in CONTACT_FIELDS}
+
+
+def set_contacts(actor: User, user: User, values, ip: str | None = None) -> dict[str, str]:
+    """Set the e-mail, mobile and WeCom UserID that notifications reach `user` at: the user
+    themself or an account manager. Empty clears a contact (a mobile then falls back to the staff
+    record's phone). Raises ContactErrors (nothing is written) or AccountError (not allowed)."""
+    from app.core import notify
+    from app.core.scopes import can
+
+    if actor is None or (actor.id != user.id and not can(actor, "accounts.manage")):
+        raise AccountError(_("You may not change this person's contacts."))
+    cleaned = {name: (values.get(name) or "").strip() for name in CONTACT_FIELDS}
+    cleaned["mobile"] = re.sub(r"[\s-]", "", cleaned["mobile"]).removeprefix("+86")
+    errors = {}
+    if cleaned["email"] and (len(cleaned["email"]) > 200 or not _EMAIL.match(cleaned["email"])):
+        errors["email"] = _("Enter an e-mail address such as name@hospital.cn.")
+    if cleaned["mobile"] and not _MOBILE.match(cleaned["mobile"]):
+        errors["mobile"] = _("Enter an 11-digit mobile number starting with 1.")
+    if cleaned["wecom_userid"] and not _WECOM_USERID.match(cleaned["wecom_userid"]):
+        errors["wecom_userid"] = _("A WeCom UserID has 1–64 letters, digits and _ . @ - only.")
+    if errors:
+        raise ContactErrors(errors)
+    before = contacts_of(user)
+    changed = sorted(name for name in CONTACT_FIELDS if before[name] != cleaned[name])
+    if changed:
+        notify.set_addresses(user.id, **cleaned)
+        # Which contacts changed, not their values: the audit log is read more widely than the directory.
+        audit.record("user.contacts_changed", actor=actor, object_type="user", object_id=user.id,
+                     data={"changed": changed}, ip=ip)
+    return cleaned
+
+
 # How precisely a token's last use is kept: an integration calling many times a second writes the
 # token row once a minute instead of on every call.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.core.i18n import LOCALES
 from app.modules.accounts import blueprint, services
-from app.modules.accounts.forms import LoginForm, PasswordForm
+from app.modules.accounts.forms import ContactForm, LoginForm, PasswordForm
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,6 +42,12 @@ def logout():
     return redirect(url_for("accounts.login"), code=303)
 
 
+def _account_page(form: PasswordForm, contacts: ContactForm, status: int = 200):
+    return render_template("accounts/account.html", form=form, contacts=contacts, locales=LOCALES,
+                           staff_phone=getattr(current_user.staff, "phone", None) if current_user.staff else None), \
+        status
+
+
 @blueprint.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -55,7 +61,24 @@ def account():
             login_user(current_user._get_current_object())  # re-issue the session id for the new epoch
             flash(_("Your password was changed. Other sessions were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)
-    return render_template("accounts/account.html", form=form, locales=LOCALES)
+    contacts = ContactForm(formdata=None, data=services.contacts_of(current_user))
+    return _account_page(form, contacts, 422 if form.errors else 200)
+
+
+@blueprint.route("/account/contacts", methods=["POST"])
+@login_required
+def account_contacts():
+    contacts = ContactForm()
+    if contacts.validate_on_submit():  # the CSRF token
+        try:
+            services.set_contacts(current_user, current_user, request.form, request.remote_addr)
+        except services.ContactErrors as exc:
+            for name, message in exc.errors.items():
+                contacts[name].errors = [message]
+        else:
+            flash(_("Your notification contacts were saved."), "success")
+            return redirect(url_for("accounts.account"), code=303)
+    return _account_page(PasswordForm(formdata=None), contacts, 422)
 
 
 @blueprint.route("/locale", methods=["POST"])

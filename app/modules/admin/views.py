@@ -10,6 +10,7 @@ from app.core.scopes import require
 from app.core.web import paginate
 from app.extensions import db
 from app.modules.accounts import services
+from app.modules.accounts.forms import ContactForm
 from app.modules.accounts.models import ApiToken, Role, RoleGrant, User
 from app.modules.admin import blueprint
 from app.modules.org.models import Department
@@ -49,11 +50,13 @@ def _grant_specs(form) -> list[services.GrantSpec]:
 @require("accounts.manage")
 def edit_user(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    error = None
+    error, contact_errors = None, {}
     if request.method == "POST":
         action = request.form.get("action")
         try:
-            if action == "grants":
+            if action == "contacts":
+                services.set_contacts(current_user, user, request.form, request.remote_addr)
+            elif action == "grants":
                 services.set_grants(current_user, user, _grant_specs(request.form), request.remote_addr)
             elif action == "unlock":
                 services.unlock(current_user, user, request.remote_addr)
@@ -64,6 +67,8 @@ def edit_user(user_id: int):
                                       ip=request.remote_addr)
             else:
                 abort(400)
+        except services.ContactErrors as exc:
+            error, contact_errors = _("Please correct the marked fields."), exc.errors
         except services.AccountError as exc:
             error = str(exc)
             db.session.rollback()
@@ -75,8 +80,12 @@ def edit_user(user_id: int):
     departments = db.session.execute(select(Department.id, Department.name)
                                      .order_by(Department.sort_order, Department.code)).all()
     status = 422 if error else 200
+    contacts = ContactForm(formdata=request.form if contact_errors else None, data=services.contacts_of(user))
+    for name, message in contact_errors.items():
+        contacts[name].errors = [message]
     return render_template("admin/user.html", user=user, roles=roles, departments=departments,
-                           scopes=SCOPES, rows=MAX_GRANT_ROWS, error=error), status
+                           scopes=SCOPES, rows=MAX_GRANT_ROWS, error=error, contacts=contacts,
+                           staff_phone=user.staff.phone if user.staff else None), status
 
 
 @blueprint.route("/roles")
