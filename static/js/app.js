@@ -8,13 +8,14 @@ document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
-// A background job's progress bar (macro job_progress in _macros.html): polls the job-run JSON
-// (/jobs/<run_id>) and reloads the page when the job has ended.
+// A background job's progress bar (macro job_progress in _macros.html): polls the job's JSON
+// (/jobs/<run_id>, or a module's own status URL) and reloads the page when the job has ended.
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-job-progress]").forEach(function (box) {
     var bar = box.querySelector(".progress-bar");
     var meter = box.querySelector(".progress");
     var message = box.querySelector("[data-progress-message]");
+    var label = document.getElementById(box.getAttribute("data-job-label") || "");
     function tick() {
       fetch(box.getAttribute("data-job-progress"), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
@@ -24,7 +25,10 @@ document.addEventListener("DOMContentLoaded", function () {
           bar.textContent = pct + "%";
           meter.setAttribute("aria-valuenow", pct);
           if (state.message && message) { message.textContent = state.message; }
-          if (state.status === "done" || state.status === "failed") { window.location.reload(); }
+          if (state.label && label) { label.textContent = state.label; }
+          if (state.status === "done" || state.status === "failed" || state.running === false) {
+            window.location.reload();
+          }
           else { window.setTimeout(tick, 1000); }
         })
         .catch(function () { window.setTimeout(tick, 3000); });

@@ -1,5 +1,5 @@
-// Clinical module: a doctor's metric charts (ECharts; clicking a bar or point opens the rows behind it)
-// and the progress bar of a running import. No inline scripts (CSP): pages carry data-* attributes.
+// Clinical module: a doctor's metric charts (ECharts; clicking a bar or point opens the rows behind it).
+// No inline scripts (CSP): pages carry data-* attributes.
 (function () {
   "use strict";
 
@@ -50,30 +50,8 @@
       });
   }
 
-  function pollImport(box) {
-    var bar = box.querySelector(".progress-bar");
-    var meter = box.querySelector(".progress");
-    function tick() {
-      fetch(box.getAttribute("data-url"), { credentials: "same-origin" })
-        .then(function (response) { return response.json(); })
-        .then(function (state) {
-          var pct = Math.max(0, Math.min(100, state.progress || 0));
-          bar.style.width = pct + "%";
-          bar.textContent = pct + "%";
-          meter.setAttribute("aria-valuenow", pct);
-          var label = document.getElementById("import-status-label");
-          if (label) { label.textContent = state.label; }
-          if (state.running) { window.setTimeout(tick, 1000); } else { window.location.reload(); }
-        })
-        .catch(function () { window.setTimeout(tick, 3000); });
-    }
-    tick();
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var charts = document.getElementById("clinical-charts");
     if (charts) { drawCharts(charts); }
-    var progress = document.getElementById("import-progress");
-    if (progress) { pollImport(progress); }
   });
 })();
