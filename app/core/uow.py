@@ -50,10 +50,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
         cursor.close()
 
 
+def _reading_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):  # pragma: no cover - driver hook
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that writes takes SQLite's write lock at BEGIN (IMMEDIATE): one that read
+        # first and wants to write after another connection committed cannot get the lock at all
+        # (SQLITE_BUSY at once, no waiting), so two people acting at the same moment would see an
+        # error. Writers queue instead (up to the connection's timeout). Page views read and start
+        # deferred, so they never wait for writers.
+        connection.exec_driver_sql("BEGIN" if _reading_request() else "BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:
