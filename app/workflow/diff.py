@@ -16,6 +16,7 @@ one instance at its actual position (an instance that has not reached a removed 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,10 +318,23 @@ def _spec_changes(old_ts, new_ts, keys: list[str]) -> list[Change]:
         what = _SPEC_KEYS.get(key, key)
         if what == "id":
             continue  # reported with the element's new id
+        if _same_collection(old_d.get(key), new_d.get(key)):
+            continue  # the same flows or inputs listed in another order (a modeler re-saving the file)
         if what == "event" and key == "event_definition" and _is_timer(old_d.get(key), new_d.get(key)):
             what = "timer"
         changes.append(Change(what, _show(key, old_d.get(key)), _show(key, new_d.get(key))))
     return changes
+
+
+def _same_collection(old: Any, new: Any) -> bool:
+    """Two lists with the same items in another order (BPMN gives sequence flows no order)."""
+    if not (isinstance(old, list) and isinstance(new, list)) or len(old) != len(new):
+        return False
+
+    def key(item: Any) -> str:
+        return json.dumps(item, sort_keys=True, default=str)
+
+    return sorted(map(key, old)) == sorted(map(key, new))
 
 
 def _is_timer(*definitions) -> bool:

@@ -114,3 +114,22 @@ def test_unconnected_and_unparsable_elements_still_count(admin):
     assert not diff.safe_to_migrate
     assert any("cannot be run" in r for r in diff.reasons)
     assert [c.what for c in diff.element("a").changes] == ["countersign"]
+
+
+@pytest.mark.req("U2")
+def test_the_same_flows_in_another_order_are_no_change(admin):
+    """A modeler re-saving a file may list a gateway's flows in another order: nothing changed."""
+    key = f"diff_{next(_n)}"
+    nodes = ('<bpmn:userTask id="a" name="Apply" mt:role="initiator"/>'
+             '<bpmn:exclusiveGateway id="g" default="f_g_end"/>'
+             '<bpmn:userTask id="r" name="Review" mt:role="initiator"/>'
+             '<bpmn:userTask id="q" name="Query" mt:role="initiator"/>')
+    flows = [("start", "a"), ("a", "g"), ("g", "r"), ("g", "q"), ("g", "end"), ("r", "end"), ("q", "end")]
+    conditions = {("g", "r"): "amount &gt; 10", ("g", "q"): "amount &lt; 0"}
+    old = _draft(admin, _doc(key, nodes, flows, conditions=conditions))
+    reordered = [flows[0], flows[1], flows[4], flows[3], flows[2], flows[6], flows[5]]
+    new = _draft(admin, _doc(key, nodes, reordered, conditions=conditions))
+    diff = diff_versions(old, new)
+    assert diff.empty, diff.as_dict()
+    changed = _draft(admin, _doc(key, nodes, reordered, conditions={**conditions, ("g", "q"): "amount &lt; 1"}))
+    assert {e.id for e in diff_versions(old, changed).changed} == {"g"}
