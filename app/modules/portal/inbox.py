@@ -217,8 +217,11 @@ def unread_copies(user) -> int:
 
 
 def process_choices() -> list[tuple[str, str]]:
+    """Processes that have run at least once (one index probe each): what the filter can narrow to,
+    without shipped examples or drafts nobody started."""
+    started = exists().where(Instance.process_key == ProcessDefinition.key)
     return [(key, name) for key, name in db.session.execute(
-        select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.name))]
+        select(ProcessDefinition.key, ProcessDefinition.name).where(started).order_by(ProcessDefinition.name))]
 
 
 def department_choices(tab: str, user) -> list[tuple[int, str]]:
