@@ -42,7 +42,9 @@ INSTANCE_STATUS_LABELS = {"running": _l("In progress"), "completed": _l("Complet
 STATUS_CLASSES = {"running": "warning", "open": "warning", "delegated": "info", "completed": "success",
                   "rejected": "danger", "returned": "secondary", "withdrawn": "secondary",
                   "cancelled": "secondary", "incident": "danger", "suspended": "secondary"}
-HIDDEN_EVENTS = {"draft"}  # kept in the table (who saved what, when) but not part of the story
+# Kept in the table but not part of the story: drafts (who saved what, when) and service-task steps
+# (the system's own work; the operations console shows them).
+HIDDEN_EVENTS = {"draft", "operation"}
 DRAFT = "draft"
 
 

@@ -19,8 +19,9 @@ def _labels() -> dict:
     from app.modules.portal.story import (EVENT_LABELS, INSTANCE_STATUS_LABELS, OUTCOME_LABELS, STATUS_CLASSES,
                                           TASK_STATUS_LABELS)
 
-    return {"event_labels": {**EVENT_LABELS, "migrate": _("Migrated")}, "outcome_labels": OUTCOME_LABELS,
-            "instance_status_labels": INSTANCE_STATUS_LABELS, "task_status_labels": TASK_STATUS_LABELS,
+    return {"event_labels": {**EVENT_LABELS, "migrate": _("Migrated"), "operation": _("System step")},
+            "outcome_labels": OUTCOME_LABELS, "instance_status_labels": INSTANCE_STATUS_LABELS,
+            "task_status_labels": TASK_STATUS_LABELS,
             "status_classes": STATUS_CLASSES, "status_filters": service.STATUS_FILTERS,
             "action_labels": service.ACTION_LABELS}
 
