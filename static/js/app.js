@@ -36,3 +36,14 @@ document.addEventListener("DOMContentLoaded", function () {
     tick();
   });
 });
+// Tab and pill rows that scroll sideways on phones (flex-nowrap overflow-auto, portal-tabs):
+// bring the current entry into view, so the page's own tab is never hidden off screen.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("ul.nav.overflow-auto, ul.nav.portal-tabs").forEach(function (nav) {
+    var active = nav.querySelector(".nav-link.active");
+    if (!active || nav.scrollWidth <= nav.clientWidth) { return; }
+    var left = active.offsetLeft - nav.offsetLeft;
+    var target = left - (nav.clientWidth - active.offsetWidth) / 2;
+    nav.scrollLeft = Math.max(0, target);
+  });
+});
