@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from flask_babel import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ _OPERATIONS: dict[str, Operation] = {}
 
 
 def register_operation(name: str, fn: Callable[..., Any], params_schema: dict | None = None,
-                       description: str = "") -> Operation:
-    """Register `fn(ctx: OperationContext, **params) -> dict | None` under `name`."""
+                       description: Any = "") -> Operation:
+    """Register `fn(ctx: OperationContext, **params) -> dict | None` under `name`. `description`
+    (shown to administrators; a lazy translatable string) defaults to the function's docstring."""
     if not name or any(ch.isspace() for ch in name):
         raise ValueError(f"invalid operation name {name!r}")
     if params_schema is not None:
@@ -126,8 +128,9 @@ def register_builtins() -> None:
         "properties": {"text": {"type": "string", "minLength": 1}, "action": {"type": "string"}},
         "required": ["text"],
         "additionalProperties": False,
-    })
-    register_operation("data.set", _data_set, {"type": "object"})
+    }, _l("Write an entry to the audit log about this instance."))
+    register_operation("data.set", _data_set, {"type": "object"},
+                       _l("Set process variables to the (evaluated) parameters."))
 
 
 register_builtins()

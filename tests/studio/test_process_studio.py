@@ -197,6 +197,8 @@ def test_an_operation_the_hospital_disabled_cannot_be_published(client, login, c
     login("admin")
     page = client.get("/studio/operations").get_data(as_text=True)
     assert "audit.note" in page and KEY in page  # where it is used
+    assert f'title="{KEY}">{v1.definition.name}</a>' in page  # named as administrators know it
+    assert "为本流程实例在审计日志中写一条记录。" in page  # what the operation does, in the UI's language
     assert _post_form(client, csrf, "/studio/operations/audit.note/disable").status_code == 303
     assert "audit.note" in operation_service.disabled_names()
     _post_form(client, csrf, f"/studio/processes/{KEY}/versions/{draft.id}/publish")

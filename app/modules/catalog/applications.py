@@ -221,7 +221,7 @@ def register_operation() -> None:
                        "item_ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1}},
         "required": ["department_id", "item_ids"],
         "additionalProperties": False,
-    }, description="Add approved hospital-catalog items to a department's catalog.")
+    }, description=_l("Add approved hospital-catalog items to a department's catalog."))
 
 
 # --- applications of a department ------------------------------------------------------------

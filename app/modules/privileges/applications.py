@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, literal, select
 
 from app.core import audit
@@ -414,20 +415,20 @@ def register_operations() -> None:
     operations.register_operation("privileges.prepare", op_prepare, {
         "type": "object", "properties": {"privilege_type": {"type": "string", "enum": sorted(TYPES)}},
         "required": ["privilege_type"], "additionalProperties": False},
-        "Record a privilege application, check its items and compute its history.")
+        _l("Record a privilege application, check its items and compute its history."))
     operations.register_operation("privileges.record_auto", op_record_auto, {
         "type": "object", "properties": {}, "additionalProperties": False},
-        "Keep the automatic decision and its matched rules on the application.")
+        _l("Keep the automatic decision and its matched rules on the application."))
     operations.register_operation("privileges.pick_experts", op_pick_experts, {
         "type": "object", "properties": {"role": {"type": ["string", "null"]},
                                          "count": {"type": ["integer", "number", "null"]}},
-        "additionalProperties": False}, "Choose the expert panel of the countersign.")
+        "additionalProperties": False}, _l("Choose the expert panel of the countersign."))
     operations.register_operation("privileges.grant", op_grant, {
         "type": "object", "properties": {}, "additionalProperties": False},
-        "Create the grants of an approved privilege application.")
+        _l("Create the grants of an approved privilege application."))
     operations.register_operation("privileges.close", op_close, {
         "type": "object", "properties": {"outcome": {"type": "string"}, "reason": {"type": ["string", "null"]}},
-        "required": ["outcome"], "additionalProperties": False}, "End a privilege application without a grant.")
+        "required": ["outcome"], "additionalProperties": False}, _l("End a privilege application without a grant."))
 
 
 # --- reading -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class OperationRow:
     enabled: bool
     changed_at: Any = None
     changed_by_id: int | None = None
-    used_by: list[str] = field(default_factory=list)  # published process keys
+    used_by: list[tuple[str, str]] = field(default_factory=list)  # published processes: (key, name)
 
     def as_option(self) -> dict:
         return {"name": self.name, "description": self.description, "params": self.params}
@@ -49,18 +49,19 @@ def disabled_names() -> set[str]:
     return set(db.session.scalars(select(OperationSetting.name).where(OperationSetting.enabled.is_(False))))
 
 
-def usage() -> dict[str, list[str]]:
-    """Operation name → keys of the published processes whose service tasks call it."""
-    used: dict[str, list[str]] = {}
+def usage() -> dict[str, list[tuple[str, str]]]:
+    """Operation name → (key, name) of the published processes whose service tasks call it."""
+    used: dict[str, list[tuple[str, str]]] = {}
     for version in db.session.scalars(select(ProcessVersion).where(ProcessVersion.status == PUBLISHED)):
         try:
             exts = extensions.read_definitions(parsing.read_xml(version.bpmn_xml))
         except Exception:  # noqa: BLE001,S112 -- a stored model that cannot be read uses nothing
             continue
         process = exts.get(version.key)
+        entry = (version.key, version.definition.name or version.key)
         for node in (process.nodes.values() if process else ()):
-            if node.operation and version.key not in used.setdefault(node.operation, []):
-                used[node.operation].append(version.key)
+            if node.operation and entry not in used.setdefault(node.operation, []):
+                used[node.operation].append(entry)
     return used
 
 
@@ -70,7 +71,7 @@ def rows() -> list[OperationRow]:
     out = []
     for name, operation in sorted(operations.registered().items()):
         setting = settings.get(name)
-        out.append(OperationRow(name, operation.description, _params(operation),
+        out.append(OperationRow(name, str(operation.description or ""), _params(operation),
                                 setting.enabled if setting else True, setting.changed_at if setting else None,
                                 setting.changed_by_id if setting else None, used.get(name, [])))
     return out
