@@ -60,6 +60,7 @@ def test_live_preview_and_validation_messages(client, login, csrf, ctx):
     broken = _post(client, csrf, url, {"content": '{\n  "title": "x",\n  "schema": {"type": "object",}\n}'}) \
         .get_data(as_text=True)
     assert "text-danger" in broken and re.search(r"\b3\b", broken) and 'name="' not in broken  # line 3
+    assert "此处应为双引号括起的字段名" in broken and "Expecting" not in broken  # said in the UI's language
     invalid = _post(client, csrf, url, {"content": _content(days={"type": "integer", "minimum": "one"})}) \
         .get_data(as_text=True)
     assert "text-danger" in invalid and "days" in invalid

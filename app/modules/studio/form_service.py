@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -126,6 +127,21 @@ def as_text(version: FormVersion) -> str:
 
 # --- checking and preview --------------------------------------------------------------------
 
+# What Python's JSON decoder says, in the words of the UI (other messages are shown as they are).
+_JSON_ERRORS = {
+    "Expecting property name enclosed in double quotes": _l("a field name in double quotes was expected"),
+    "Expecting value": _l("a value was expected"),
+    "Expecting ',' delimiter": _l("a comma was expected"),
+    "Expecting ':' delimiter": _l("a colon was expected"),
+    "Extra data": _l("there is text after the end of the JSON"),
+    "Unterminated string starting at": _l("a string is not closed"),
+    "Invalid control character at": _l("a string holds a line break or control character"),
+    "Invalid \\escape": _l("a string holds an invalid backslash escape"),
+    "Illegal trailing comma before end of object": _l("a comma before the closing brace is not allowed"),
+    "Illegal trailing comma before end of array": _l("a comma before the closing bracket is not allowed"),
+}
+
+
 def parse(text: str, name: str = "form") -> tuple[dict | None, list[Issue]]:
     """The form file in `text` and its problems (JSON syntax with line and column, JSON Schema,
     fields and UI hints); the content is None when it cannot be used at all."""
@@ -137,8 +153,9 @@ def parse(text: str, name: str = "form") -> tuple[dict | None, list[Issue]]:
         content = json.loads(text)
     except ValueError as exc:
         line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+        message = getattr(exc, "msg", str(exc))
         return None, [Issue("error", _("Not valid JSON at line %(line)s, column %(column)s: %(error)s", line=line,
-                                       column=column, error=getattr(exc, "msg", str(exc))))]
+                                       column=column, error=_JSON_ERRORS.get(message, message)))]
     if not isinstance(content, dict):
         return None, [Issue("error", _("A form is a JSON object with \"title\", \"schema\" and \"ui\"."))]
     try:
