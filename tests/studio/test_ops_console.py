@@ -255,3 +255,29 @@ def test_bulk_migration_runs_as_a_job_with_progress_and_lists_refusals(client, l
     # Nothing selected: refused with a message, no job.
     response = _post(client, csrf, "/studio/ops/migrations", scope="selected", target=v3.id, reason="x")
     assert response.status_code == 303 and "/migrations/" not in response.location
+
+
+@pytest.mark.req("U2")
+def test_instances_about_a_person_show_the_persons_name(client, login, ctx):
+    from tests.factories import create_staff
+
+    admin = _admin()
+    key = f"ops_{next(_n)}"
+    _publish(admin, _flow(key, [("a", "Step A")]))
+    staff = create_staff()
+    instance = runtime.start(admin, key, subject=f"staff:{staff.id}")
+    stray = runtime.start(admin, key, subject="staff:999999999")  # gone or never there: shown as it is
+    db.session.commit()
+    login("admin")
+    page = client.get(f"/studio/ops?process={key}").get_data(as_text=True)
+    assert f"{staff.name}（{staff.employee_no}）" in page and f"staff:{staff.id}" not in page
+    assert "staff:999999999" in page
+    detail = client.get(f"/studio/ops/instances/{instance.id}").get_data(as_text=True)
+    assert f'title="staff:{staff.id}">{staff.name}（{staff.employee_no}）' in detail
+    assert stray.id
+
+
+def test_studio_lists_name_the_module_of_shipped_models(client, login, ctx):
+    login("admin")
+    page = client.get("/studio/processes").get_data(as_text=True)
+    assert ">示例<" in page and ">examples<" not in page

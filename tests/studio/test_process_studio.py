@@ -67,7 +67,7 @@ def test_the_list_shows_versions_and_running_instances(client, login, ctx):
     login("admin")
     page = client.get("/studio/processes").get_data(as_text=True)
     row = re.search(rf"<tr>\s*<td><a href=\"/studio/processes/{KEY}\">.*?</tr>", page, re.S).group(0)
-    assert "examples" in row and "v1" in row
+    assert "示例" in row and "v1" in row  # the module, named
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert cells[5].strip() == "1"  # running instances
     assert KEY in client.get("/studio/processes?q=review_chain").get_data(as_text=True)

@@ -10,6 +10,19 @@ from app.modules.studio import form_views, models, process_views  # noqa: E402,F
 from app.modules.studio import analytics_views, ops_views  # noqa: E402,F401
 
 
+# Shipped processes, forms and rules sit in a folder per module; the lists name the module.
+MODULE_LABELS = {"catalog": _l("Technology catalog"), "privileges": _l("Privileges"), "examples": _l("Examples"),
+                 "dossier": _l("Doctor dossiers"), "clinical": _l("Doctor metrics"), "portal": _l("Tasks")}
+
+
+@blueprint.app_template_filter("module_label")
+def module_label(module: str | None) -> str:
+    """The module's name in the UI's language ("" for studio-made models, which have none)."""
+    if not module:
+        return ""
+    return str(MODULE_LABELS.get(module, module))
+
+
 def init_app(app):
     from app.core.web import register_nav
     from app.modules.studio.rules_service import register_author_check

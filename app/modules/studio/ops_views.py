@@ -9,6 +9,7 @@ from app.core.scopes import require
 from app.core.web import paginate
 from app.modules.studio import blueprint
 from app.modules.studio import ops_service as service
+from app.workflow import subjects
 from app.workflow.errors import NotFound, PermissionDenied, WorkflowError
 from app.workflow.migration import MigrationRefused
 
@@ -46,6 +47,7 @@ def ops_instances():
                     {i.started_by_id for i in page.items})
     return render_template(
         "studio/ops_instances.html", page=page, filters=filters, steps=steps, people=people,
+        subject_labels=subjects.labels(i.subject for i in page.items),
         processes=service.process_choices(), versions=service.version_choices(filters.process),
         targets=service.migration_targets(filters.process), counts=service.status_counts(current_user, filters.process),
         published=service.published_version(filters.process), **_labels())
@@ -70,7 +72,7 @@ def ops_instance(instance_id: int):
         {detail.instance.started_by_id}
     failed = request.args.get("failed")
     return render_template("studio/ops_instance.html", d=detail, people=_names(user_ids), pretty=service.pretty,
-                           failed=failed, **_labels())
+                           failed=failed, subject_labels=subjects.labels([detail.instance.subject]), **_labels())
 
 
 def _back(instance_id: int, failed: str | None = None):
