@@ -21,7 +21,7 @@ from app.workflow.models import (TASK_DONE, TASK_RETURNED, Attachment, Comment, 
 from . import processes, sources
 
 EVENT_LABELS = {
-    "start": _l("Submitted"), "complete": _l("Completed"), "reject": _l("Rejected"),
+    "start": _l("Submitted"), "complete": _l("Step done"), "reject": _l("Rejected"),
     "claim": _l("Claimed"), "unclaim": _l("Gave back"), "transfer": _l("Transferred"),
     "delegate": _l("Delegated"), "resolve": _l("Handed back"), "return": _l("Returned"),
     "withdraw": _l("Withdrew"), "copy": _l("Copied"), "urge": _l("Urged"),
