@@ -5,7 +5,20 @@
   if (!root || typeof DmnJS === "undefined") { return; }
   var key = root.dataset.key;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var modeler = new DmnJS({ container: "#dmn-editor" });
+  // The editor's own texts in the UI's language (dmn-js asks a `translate` service for each).
+  var texts = JSON.parse(root.dataset.editorTexts || "{}");
+  var translated = {
+    translate: ["value", function (template, replacements) {
+      return (texts[template] || template).replace(/{([^}]+)}/g, function (match, name) {
+        return replacements && Object.prototype.hasOwnProperty.call(replacements, name) ? replacements[name] : match;
+      });
+    }]
+  };
+  var views = {};
+  ["drd", "decisionTable", "literalExpression", "boxedExpression"].forEach(function (view) {
+    views[view] = { additionalModules: [translated] };
+  });
+  var modeler = new DmnJS(Object.assign({ container: "#dmn-editor" }, views));
   window.medtechDmn = modeler; // browser tests read the editor's state through it
 
   function fill(template, values) {

@@ -42,6 +42,9 @@ def test_rule_author_edits_tests_backtests_and_publishes(new_page, live_app, scr
     page.goto(f"/studio/rules/{KEY}")
     page.wait_for_selector("#studio[data-ready='1']")
     assert page.locator("#dmn-editor td", has_text="< 1000").count() >= 1
+    # The editor speaks the UI's language: its column heads and controls come from our catalog.
+    editor = page.locator("#dmn-editor").inner_text()
+    assert "命中策略" in editor and "Hit policy" not in editor and "When" not in editor
 
     _edit_cell(page, "< 1000", "< 10000")
     _edit_cell(page, "[1000..100000)", "[10000..100000)")

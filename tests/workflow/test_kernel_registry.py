@@ -30,7 +30,7 @@ def test_shipped_files_are_version_1():
     process = registry.published_process("example_approval")
     assert process.filename == "examples/example_approval.bpmn" and process.definition.module == "examples"
     decision = registry.published_decision("example_risk")
-    assert (decision.version, decision.source, decision.name) == (1, "shipped", "Risk of a request")
+    assert (decision.version, decision.source, decision.name) == (1, "shipped", "示例·申请风险分级")
     form = registry.published_form("example_request")
     assert form.content["schema"]["required"] == ["title", "amount"]
 
