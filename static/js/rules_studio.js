@@ -5,15 +5,7 @@
   if (!root || typeof DmnJS === "undefined") { return; }
   var key = root.dataset.key;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  // The editor's own texts in the UI's language (dmn-js asks a `translate` service for each).
-  var texts = JSON.parse(root.dataset.editorTexts || "{}");
-  var translated = {
-    translate: ["value", function (template, replacements) {
-      return (texts[template] || template).replace(/{([^}]+)}/g, function (match, name) {
-        return replacements && Object.prototype.hasOwnProperty.call(replacements, name) ? replacements[name] : match;
-      });
-    }]
-  };
+  var translated = window.medtechTranslateModule(root); // the editor's own texts in the UI's language
   var views = {};
   ["drd", "decisionTable", "literalExpression", "boxedExpression"].forEach(function (view) {
     views[view] = { additionalModules: [translated] };

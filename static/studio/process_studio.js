@@ -32,7 +32,8 @@
   var options = readJson("studio-options", { forms: [], roles: [], operations: [], decisions: [] });
   var texts = readJson("studio-texts", {});
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var modeler = new BpmnJS({ container: "#canvas", moddleExtensions: { mt: MT_DESCRIPTOR } });
+  var modeler = new BpmnJS({ container: "#canvas", moddleExtensions: { mt: MT_DESCRIPTOR },
+                             additionalModules: [window.medtechTranslateModule(root)] });
   window.medtechModeler = modeler; // browser tests drive the modeler through it
   var modeling = modeler.get("modeling");
   var moddle = modeler.get("moddle");

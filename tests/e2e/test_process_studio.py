@@ -71,6 +71,8 @@ def test_an_administrator_adds_a_step_and_new_applications_follow_it(new_page, l
     page.goto("/studio/processes")
     page.locator(f"#process-list a[href='/studio/processes/{KEY}']").click()
     page.wait_for_selector("#studio[data-ready='1']")
+    # The modeler's own texts are in the UI's language (palette tooltips come from our catalog).
+    assert page.locator("#canvas .djs-palette [aria-label='创建开始事件']").count() == 1
 
     # Insert a step after 「Fill in the request」, then name it and give it a role and a form.
     page.locator("#canvas [data-element-id='submit']").click()

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from app.core.scopes import require
 from app.modules.studio import blueprint
-from app.modules.studio import operation_service
+from app.modules.studio import editor_texts, operation_service
 from app.modules.studio import process_service as service
 from app.workflow.layout import with_diagram
 from app.workflow.errors import NotFound, PermissionDenied, ValidationFailed
@@ -104,7 +104,8 @@ def edit_process(key: str):
     return render_template("studio/process.html", key=key, definition=working.definition, versions=versions,
                            working=working, published=published, running=service.running_counts(key),
                            issues=issues, issue_dicts=[issue.as_dict() for issue in issues],
-                           options=service.panel_options(), max_kb=current_app.config["STUDIO_MAX_MODEL_KB"])
+                           options=service.panel_options(), max_kb=current_app.config["STUDIO_MAX_MODEL_KB"],
+                           editor_texts=editor_texts.translations(editor_texts.BPMN))
 
 
 @blueprint.route("/processes/<key>/versions/<int:version_id>.bpmn")

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from app.core.scopes import require
 from app.modules.studio import blueprint
-from app.modules.studio import dmn_texts
+from app.modules.studio import editor_texts
 from app.modules.studio import rules_service as service
 from app.workflow.errors import NotFound, PermissionDenied, ValidationFailed
 
@@ -48,7 +48,8 @@ def edit_rule(key: str):
         abort(404)
     return render_template("studio/rule.html", key=key, versions=versions, working=working,
                            inputs=service.inputs_of(working.dmn_xml, key),
-                           problems=service.check(working.dmn_xml, key), editor_texts=dmn_texts.translations())
+                           problems=service.check(working.dmn_xml, key),
+                           editor_texts=editor_texts.translations(editor_texts.DMN))
 
 
 @blueprint.route("/rules/<key>/versions/<int:version_id>.dmn")
