@@ -181,3 +181,17 @@ def test_the_overview_filters_by_department_type_and_expiry(client, login, ctx):
 
     sheet = load_workbook(io.BytesIO(client.get("/dossier/certificates.xlsx?expiry=expired").data)).active
     assert sheet.max_row - 1 == expired
+
+
+@pytest.mark.req("R1.2")
+def test_an_impossible_date_is_reported_together_with_every_other_problem(client, login, ctx):
+    doctor = staff_of("doctor")
+    before = _count(doctor.id)
+    login("doctor")
+    response = _post(client, f"/dossier/{doctor.id}/certificates/new", [], issued_on="2026-02-30", name="",
+                     number="")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("issued_on", "name", "number", "files"):  # all at once, not one more on each submit
+        assert f'id="{field}-error"' in page, field
+    assert _count(doctor.id) == before

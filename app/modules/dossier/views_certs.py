@@ -49,6 +49,7 @@ def new_certificate(person_id: int):
             return _form_page(form, staff, status=422)
         flash(_("The certificate %(name)s was added.", name=cert.name), "success")
         return redirect(url_for("dossier.show_person", person_id=staff.id, tab="certificates"), code=303)
+    _show_all_problems(form)
     return _form_page(form, staff, status=422 if form.is_submitted() else 200)
 
 
@@ -56,6 +57,16 @@ def _show_errors(form, errors: dict) -> None:
     for key, message in errors.items():
         if key in form:
             form[key].errors = [*form[key].errors, message]
+
+
+def _show_all_problems(form, certificate=None) -> None:
+    """The form's own checks failed (an impossible date …): show the service's problems of the other
+    fields too, so that none of them surfaces only on the next submit."""
+    if not form.is_submitted() or not form.errors or "csrf_token" in form.errors:
+        return
+    data = {key: None if form[key].errors else value for key, value in form.data.items()}
+    _values, errors, _checked = certs.problems(data, _uploads(form), certificate)
+    _show_errors(form, {key: message for key, message in errors.items() if not form[key].errors})
 
 
 @blueprint.route("/certificates/<int:certificate_id>/edit", methods=["GET", "POST"])
@@ -73,6 +84,7 @@ def edit_certificate(certificate_id: int):
             return _form_page(form, cert.staff, cert, status=422)
         flash(_("Saved."), "success")
         return redirect(url_for("dossier.show_person", person_id=cert.staff_id, tab="certificates"), code=303)
+    _show_all_problems(form, cert)
     return _form_page(form, cert.staff, cert, status=422 if form.is_submitted() else 200)
 
 

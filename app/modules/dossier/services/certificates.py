@@ -93,10 +93,9 @@ def _add_files(certificate: Certificate, checked: list[storage.Checked], written
                                                  sha256=item.sha256))
 
 
-def save(actor, staff: Staff, data: dict[str, Any], uploads: list[Upload], certificate: Certificate | None = None,
-         ip: str | None = None) -> Certificate:
-    """Create (certificate None) or edit a certificate and add the uploaded pages; all or nothing."""
-    access.require_edit(actor, staff)
+def problems(data: dict[str, Any], uploads: list[Upload], certificate: Certificate | None = None
+             ) -> tuple[dict[str, Any], dict[str, str], list[storage.Checked]]:
+    """(cleaned values, problems field by field, checked files) of a submission; nothing is written."""
     values = _clean(data)
     errors = check(values, certificate)
     uploads = [u for u in uploads if u.filename or u.data]
@@ -108,6 +107,14 @@ def save(actor, staff: Staff, data: dict[str, Any], uploads: list[Upload], certi
     checked, problem = _check_files(uploads)
     if problem:
         errors["files"] = problem
+    return values, errors, checked
+
+
+def save(actor, staff: Staff, data: dict[str, Any], uploads: list[Upload], certificate: Certificate | None = None,
+         ip: str | None = None) -> Certificate:
+    """Create (certificate None) or edit a certificate and add the uploaded pages; all or nothing."""
+    access.require_edit(actor, staff)
+    values, errors, checked = problems(data, uploads, certificate)
     if errors:
         raise CertificateRefused(errors)
     created = certificate is None
