@@ -91,3 +91,25 @@ def test_which_requests_start_deferred(file_app):
         with file_app.test_request_context(path, method=method):
             assert _reading_request() is deferred, (method, path)
     assert _reading_request() is False  # jobs and commands may write
+
+
+def test_a_page_view_that_marks_copies_read_still_shows_when_someone_wrote_meanwhile(file_app):
+    from app.modules.accounts.models import User
+    from app.modules.portal.pages import mark_copies_read
+
+    with file_app.test_request_context("/instances/1"), file_app.app_context():
+        assert db.session.scalar(select(Hospital.name).where(Hospital.code == "UOW"))  # the view has read
+        other = threading.Thread(target=_write_elsewhere, args=(file_app,))
+        other.start()
+        other.join(10)
+        mark_copies_read(User(id=1), 1)  # cannot write now: skipped, no error
+        assert db.session.scalar(select(Hospital.name).where(Hospital.code == "UOW")) == "甲医院"  # still usable
+        db.session.rollback()
+        db.session.remove()
+
+
+def _write_elsewhere(app):
+    with app.app_context():
+        db.session.execute(update(Hospital).where(Hospital.code == "UOW").values(name="丙医院"))
+        db.session.commit()
+        db.session.remove()

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from app.core.models import utcnow
 from app.extensions import db
@@ -65,9 +66,17 @@ def inbox_context(tab: str, user, items: list) -> dict[str, Any]:
 
 
 def mark_copies_read(user, instance_id: int) -> None:
-    db.session.execute(update(TaskCopy).where(TaskCopy.user_id == user.id, TaskCopy.instance_id == instance_id,
-                                              TaskCopy.read_at.is_(None)).values(read_at=utcnow())
-                       .execution_options(synchronize_session=False))
+    """Best effort, from a page view: on the embedded SQLite database a page view's transaction that
+    has read cannot write once someone else committed meanwhile; the copy then stays unread until
+    the next view, and the page shows anyway."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(update(TaskCopy).where(TaskCopy.user_id == user.id, TaskCopy.instance_id == instance_id,
+                                                      TaskCopy.read_at.is_(None)).values(read_at=utcnow())
+                               .execution_options(synchronize_session=False))
+    except OperationalError:
+        if db.session.get_bind().dialect.name != "sqlite":
+            raise
 
 
 # --- refusals --------------------------------------------------------------------------------------
