@@ -529,6 +529,9 @@ def run_worker(burst: bool = False) -> None:
     connection = redis_connection()
     global _worker_app
     _worker_app = current_app._get_current_object()
+    from app import freeze_startup_objects
+
+    freeze_startup_objects()
     # The scheduler moves due delayed jobs (enqueue_in, retries with backoff) onto the queue.
     Worker([Queue(QUEUE, connection=connection)], connection=connection).work(
         burst=burst, with_scheduler=True)
