@@ -105,6 +105,16 @@ def test_console_at_phone_width(new_page, live_app, screenshots):
     page.locator("main form button[type=submit]").click()
     page.goto("/studio/ops")
     expect(page.locator("#ops-filters")).to_be_visible()
+    # Process and search stay in view; the other filters fold away until asked for.
+    expect(page.locator("#f-q")).to_be_visible()
+    expect(page.locator("#f-business-key")).to_be_hidden()
+    page.locator("#ops-more-toggle").click()
+    expect(page.locator("#f-business-key")).to_be_visible()
+    page.locator("#f-business-key").fill("E2E-NONE")
+    page.locator("#ops-filters button[type=submit]").click()
+    expect(page.locator("#ops-more-toggle .badge")).to_have_text("1")
+    expect(page.locator("#f-business-key")).to_have_value("E2E-NONE")  # open while a filter in it is set
+    expect(page.locator("#f-business-key")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375 + 1, width
     page.screenshot(path=str(screenshots / "ops-console-375.png"), full_page=True)

@@ -116,6 +116,12 @@ class Filters:
         return any((self.process, self.version, self.status, self.subject, self.business_key, self.date_from,
                     self.date_to, self.step, self.overdue, self.q))
 
+    @property
+    def advanced(self) -> int:
+        """How many filters beyond process and search are set (they fold away on phones)."""
+        return sum(1 for value in (self.version, self.subject, self.business_key, self.date_from, self.date_to,
+                                   self.step, self.overdue) if value)
+
     def as_args(self) -> dict[str, str]:
         values = {"process": self.process, "version": self.version, "status": self.status, "subject": self.subject,
                   "business_key": self.business_key, "date_from": self.date_from, "date_to": self.date_to,
