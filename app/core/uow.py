@@ -51,11 +51,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
 
 
 def _reading_request() -> bool:
-    """A page view: reads only. (API calls write even when they read: the token's last use.)"""
+    """A page view: reads only. (Token API calls write even when they read: the token's last use.)"""
     from flask import has_request_context, request
 
-    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS") and \
-        not request.path.startswith("/api/")
+    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS") and request.blueprint != "api"
 
 
 @event.listens_for(Engine, "begin")

@@ -87,7 +87,8 @@ def test_which_requests_start_deferred(file_app):
     from app.core.uow import _reading_request
 
     for method, path, deferred in (("GET", "/tasks", True), ("HEAD", "/", True), ("POST", "/tasks/1/claim", False),
-                                   ("GET", "/api/v1/staff", False)):  # API calls note their token's use
+                                   ("GET", "/api/v1/staff", False),  # token API calls note their token's use
+                                   ("GET", "/api/lookup/staff", True)):  # a form's typeahead (session) only reads
         with file_app.test_request_context(path, method=method):
             assert _reading_request() is deferred, (method, path)
     assert _reading_request() is False  # jobs and commands may write
