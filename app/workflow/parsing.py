@@ -7,10 +7,13 @@ XML, so every instance of a process version shares one parsed spec.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import BoundaryEventParser
@@ -122,6 +125,53 @@ def read_xml(source: str | bytes) -> etree._Element:
     """Parse XML safely (no entities, no network); raises etree.XMLSyntaxError."""
     data = source.encode("utf-8") if isinstance(source, str) else source
     return etree.fromstring(data, parser=_XML_PARSER)
+
+
+# libxml2's error code, a pattern over its English text naming what is wrong, and the problem in the
+# UI language; codes not listed here keep libxml2's own words.
+_XML_PROBLEMS = [
+    (76, r"mismatch: (?P<open>\S+) line (?P<line>\d+) and (?P<close>[^\s,]+)",
+     _l("the end tag </%(close)s> does not match the start tag <%(open)s> of line %(line)s")),
+    (4, r"Document is empty", _l("the document is empty")),
+    (4, r"Start tag expected", _l("the document does not start with an element ('<' not found)")),
+    (5, r"Extra content", _l("there is more content after the end of the root element")),
+    (39, r"", _l("the attribute value must be in quotes (\" or ')")),
+    (40, r"", _l("the closing quote of the attribute value is missing")),
+    (42, r"Attribute (?P<name>\S+) redefined", _l("the attribute %(name)s appears twice")),
+    (26, r"Entity '(?P<name>[^']+)' not defined", _l("the entity &%(name)s; is not defined")),
+    (201, r"prefix (?P<prefix>\S+) (?:for \S+ )?on (?P<element>\S+) is not defined",
+     _l("the namespace prefix %(prefix)s (on <%(element)s>) is not declared")),
+    (73, r"Start Tag (?P<name>\S+)", _l("the start tag <%(name)s> is not closed ('>' missing)")),
+    (77, r"in tag (?P<name>\S+)", _l("the document ends before the element <%(name)s> is closed")),
+    (9, r"Char value (?P<value>\d+)", _l("invalid character (code %(value)s)")),
+    (38, r"", _l("'<' is not allowed in an attribute value (write &lt;)")),
+    (45, r"", _l("a comment is not closed ('-->' missing)")),
+    (68, r"invalid element name", _l("invalid element name")),
+    (68, r"attribute name", _l("invalid attribute name")),
+    (68, r"EntityRef: no name", _l("'&' starts no entity reference (write &amp; for the character &)")),
+    (23, r"", _l("the entity reference has no closing ';'")),
+    (41, r"for attribute (?P<name>\S+)", _l("the attribute %(name)s has no value")),
+    (65, r"attributes construct error", _l("the attributes cannot be read (check each one's = and quotes)")),
+]
+_XML_WHERE = re.compile(r",? line (\d+), column (\d+)\s*$")
+
+
+def xml_problem(exc: etree.XMLSyntaxError) -> str:
+    """What is wrong with a document, in the UI language: "line 1, column 11: <problem>"
+    (English outside a request: the CLIs)."""
+    text = (exc.msg or str(exc)).strip()
+    where = _XML_WHERE.search(text)
+    line, column = exc.position if exc.position and exc.position[0] else (
+        (int(where[1]), int(where[2])) if where else (None, None))
+    problem = _XML_WHERE.sub("", text)
+    for code, pattern, message in _XML_PROBLEMS:
+        match = re.search(pattern, problem) if code == exc.code else None
+        if match:
+            problem = str(message) % match.groupdict()
+            break
+    if line is None:
+        return problem
+    return gettext("line %(line)s, column %(column)s: %(problem)s", line=line, column=column, problem=problem)
 
 
 def checksum(source: str | bytes) -> str:

@@ -104,7 +104,7 @@ def validate_bpmn(source: bytes | str, filename: str = "<bpmn>", catalog: Catalo
     try:
         root = parsing.read_xml(source)
     except etree.XMLSyntaxError as exc:
-        out.error(f"not well-formed XML: {exc}")
+        out.error(f"not well-formed XML: {parsing.xml_problem(exc)}")
         return report
     except (ValueError, TypeError) as exc:
         out.error(f"cannot read the file: {exc}")

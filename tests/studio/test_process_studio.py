@@ -363,3 +363,26 @@ def test_studio_pages_answer_every_role(client, login, csrf, ctx):
         client.post("/logout", data={"csrf_token": csrf()})
     for url in pages:
         assert client.get(url).status_code in (302, 401)  # anonymous: to the login page
+
+
+@pytest.mark.req("U2")
+def test_a_broken_upload_says_line_column_and_problem_in_the_ui_language(client, login, csrf, ctx):
+    import html
+    import io
+
+    broken = (b'<?xml version="1.0"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">\n'
+              b'  <bpmn:process id="x">\n</bpmn:definitions>\n')
+
+    def upload() -> str:
+        _post_form(client, csrf, "/studio/processes/import", {"file": (io.BytesIO(broken), "model.bpmn")},
+                   content_type="multipart/form-data")
+        return html.unescape(client.get("/studio/processes").get_data(as_text=True))
+
+    login("admin")
+    page = upload()
+    assert "文件不是格式正确的 XML：第 4 行第 20 列：结束标签 </definitions> 与第 3 行的开始标签 <process> 不匹配" in page
+    assert "Opening and ending tag mismatch" not in page
+    client.post("/locale", data={"csrf_token": csrf(), "locale": "en", "next": "/"})
+    page = upload()
+    assert ("The file is not well-formed XML: line 4, column 20: the end tag </definitions> does not match the start "
+            "tag <process> of line 3") in page

@@ -155,7 +155,7 @@ def read_model(data: bytes | str) -> Parsed:
     try:
         root = parsing.read_xml(raw)
     except etree.XMLSyntaxError as exc:
-        raise _refused(_("The file is not well-formed XML: %(error)s", error=str(exc))) from None
+        raise _refused(_("The file is not well-formed XML: %(error)s", error=parsing.xml_problem(exc))) from None
     except ValueError as exc:
         raise _refused(_("The file cannot be read as XML: %(error)s", error=str(exc))) from None
     name = etree.QName(root)
