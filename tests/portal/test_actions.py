@@ -311,6 +311,9 @@ def test_actions_outside_reach_answer_404_and_without_right_403(flow, client, lo
     assert client.get(f"/tasks/{task.id}").status_code == 200
     assert _post(client, task.id, "complete").status_code == 403
     assert _post(client, task.id, "transfer", user_ids=str(flow.doctor.id)).status_code == 403
+    # The right comes before the form: without a person or a step it is still 403, not a form error.
+    for action in ("transfer", "delegate", "return"):
+        assert _post(client, task.id, action).status_code == 403, action
     assert _post(client, task.id, "nonsense").status_code == 404
     assert _reload(task).status == "open"
 

@@ -171,9 +171,9 @@ def perform(actor, task: Task, action: str, given: ActionInput, *, limit_mb: int
     or FormErrors. Returns what the kernel returned."""
     comment = (given.comment or "").strip() or None
     given.comment = comment
-    if action in ("complete", "reject", "draft"):
-        # Who may decide is checked before the form is read: an outsider learns nothing from it.
-        permissions.check_task_action(actor, task, "complete" if action == "draft" else action)
+    # Who may act is checked before the form is read, for every action: an outsider learns nothing
+    # from it (not the people or steps it would accept), and is refused (403) whatever was posted.
+    permissions.check_task_action(actor, task, "complete" if action == "draft" else action)
     if action == "complete":
         return _complete(actor, task, given, limit_mb, APPROVE)
     if action == "reject":
