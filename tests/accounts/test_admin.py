@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.core import audit
 from app.extensions import db
 from app.modules.accounts import services
-from app.modules.accounts.models import ApiToken
+from app.modules.accounts.models import ApiToken, User
 from tests.factories import create_department, create_user
 
 
@@ -100,3 +100,27 @@ def test_a_token_records_its_last_use_once_a_minute(ctx, client):
     assert client.get("/api/v1/departments", headers=headers).status_code == 200
     db.session.expire_all()
     assert db.session.get(ApiToken, token.id).last_used_at > first
+
+
+@pytest.mark.parametrize("form", [{"action": "password", "password": "takeover-2026"}, {"action": "disable"},
+                                  {"action": "unlock"}, {"action": "grants"},
+                                  {"action": "contacts", "email": "me@evil.example"}])
+def test_manager_cannot_take_over_an_account_with_rights_beyond_their_own(client, login, csrf, ctx, form):
+    """Resetting the administrator's password (or stripping their roles) would hand a medical-affairs
+    account manager the rights they may not grant."""
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    before = (admin.password_hash, admin.active, admin.session_epoch, len(admin.grants))
+    login("medaffairs")
+    path = f"/admin/users/{admin.id}"
+    assert client.post(path, data={**form, "csrf_token": csrf(path)}).status_code == 403
+    db.session.refresh(admin)
+    assert (admin.password_hash, admin.active, admin.session_epoch, len(admin.grants)) == before
+    assert services.contacts_of(admin)["email"] != "me@evil.example"
+
+
+def test_manager_still_resets_a_doctors_password(client, login, csrf, ctx):
+    doctor = create_user("physician")  # applying for privileges is the doctor's own business
+    login("medaffairs")
+    path = f"/admin/users/{doctor.id}"
+    assert client.post(path, data={"action": "password", "password": "reset-2026a",
+                                   "csrf_token": csrf(path)}).status_code == 303

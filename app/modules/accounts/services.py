@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import abort, current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -86,7 +86,30 @@ def change_password(user: User, old: str, new: str, ip: str | None = None) -> No
     set_password(user, new, actor=user, ip=ip)
 
 
+# Rights a person exercises only for themselves (their dossier, their applications): holding another
+# account's password gives no reach over anyone else through them.
+SELF_SERVICE_PERMISSIONS = frozenset({"dossier.own", "privileges.apply"})
+
+
+def may_manage(actor: User | None, user: User) -> bool:
+    """Whether `actor` may act on `user`'s account (password, enabling, unlocking, roles, contacts):
+    the system and the user themself; an account manager only for accounts holding no right beyond
+    the manager's own (self-service rights aside) — resetting an administrator's password hands
+    over their rights as surely as granting them would, and stripping their roles takes rights the
+    manager cannot give back."""
+    if actor is None or actor.id == user.id:
+        return True
+    actor_perms = _perms(actor.grants)
+    return "*" in actor_perms or not (_perms(user.grants) - actor_perms - SELF_SERVICE_PERMISSIONS)
+
+
+def _require_may_manage(actor: User | None, user: User) -> None:
+    if not may_manage(actor, user):
+        abort(403)
+
+
 def set_password(user: User, new: str, *, actor: User, ip: str | None = None) -> None:
+    _require_may_manage(actor, user)
     if not _PASSWORD_RULE.match(new or ""):
         raise AccountError(_("The password needs at least 8 characters with letters and digits."),
                            field="new")
@@ -99,6 +122,7 @@ def set_password(user: User, new: str, *, actor: User, ip: str | None = None) ->
 
 
 def unlock(actor: User, user: User, ip: str | None = None) -> None:
+    _require_may_manage(actor, user)
     user.locked_until = None
     user.failed_logins = 0
     audit.record("user.unlocked", actor=actor, object_type="user", object_id=user.id, ip=ip)
@@ -106,6 +130,7 @@ def unlock(actor: User, user: User, ip: str | None = None) -> None:
 
 
 def set_active(actor: User, user: User, active: bool, ip: str | None = None) -> None:
+    _require_may_manage(actor, user)
     if user.id == actor.id and not active:
         raise AccountError(_("You cannot disable your own account."))
     user.active = active
@@ -135,6 +160,7 @@ def set_grants(actor: User | None, user: User, specs: list[GrantSpec], ip: str |
 
     `actor=None` is the system itself (installation, demo build), bound by no rights of its own.
     """
+    _require_may_manage(actor, user)
     roles = {r.code: r for r in db.session.scalars(select(Role))}
     new_grants = []
     for spec in specs:
@@ -294,6 +320,7 @@ def set_contacts(actor: User, user: User, values, ip: str | None = None) -> dict
 
     if actor is None or (actor.id != user.id and not can(actor, "accounts.manage")):
         raise AccountError(_("You may not change this person's contacts."))
+    _require_may_manage(actor, user)
     cleaned = {name: (values.get(name) or "").strip() for name in CONTACT_FIELDS}
     cleaned["mobile"] = re.sub(r"[\s-]", "", cleaned["mobile"]).removeprefix("+86")
     errors = {}
