@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext, pgettext
 from lxml import etree
 
 from app.workflow import feel
@@ -33,6 +34,7 @@ from app.workflow.feel.types import (
     resolve,
 )
 from app.workflow.feel.values import NUMBER, kind_of, normalize, to_python
+from app.workflow.parsing import xml_problem
 
 __all__ = [
     "Decision",
@@ -67,6 +69,16 @@ class _Col:
     label: str = ""
 
     def __str__(self) -> str:
+        if self.kind == "input":
+            return gettext("input '%(label)s'", label=self.label)
+        if self.kind == "output":
+            return gettext("output '%(label)s'", label=self.label)
+        if self.kind == "input data":
+            return gettext("input data '%(label)s'", label=self.label)
+        if self.kind == "default output":
+            return gettext("default output '%(label)s'", label=self.label)
+        if self.kind == "literal expression":
+            return gettext("literal expression")
         return f"{self.kind} '{self.label}'" if self.label else self.kind
 
 
@@ -94,21 +106,33 @@ class DecisionError(Exception):
         super().__init__(_locate(detail, decision, rule, rule_id, column))
 
 
+# Messages are written in the UI language where they arise (English outside a request: the CLIs).
 def _rule_label(index: int, rule_id: str | None) -> str:
-    return f"rule {index} (id {rule_id})" if rule_id else f"rule {index}"
+    if rule_id:
+        return gettext("rule %(n)s (id %(id)s)", n=index, id=rule_id)
+    return pgettext("decision table", "rule %(n)s", n=index)
+
+
+def _rules_list(rules: list[_Rule]) -> str:
+    names = [_rule_label(r.index, r.id) for r in rules]
+    if len(names) == 1:
+        return names[0]
+    return gettext("%(rules)s and %(last)s", rules=pgettext("enumeration", ", ").join(names[:-1]), last=names[-1])
 
 
 def _locate(detail: str, decision: str | None, rule: int | None, rule_id: str | None,
             column: _Col | str | None) -> str:
     where = []
     if decision:
-        where.append(f"decision '{decision}'")
+        where.append(gettext("decision '%(name)s'", name=decision))
     if rule is not None:
         where.append(_rule_label(rule, rule_id))
     if column:
         where.append(str(column))
-    prefix = ", ".join(where)
-    return f"{prefix[0].upper()}{prefix[1:]}: {detail}" if prefix else detail
+    prefix = pgettext("location", ", ").join(where)
+    if not prefix:
+        return detail
+    return gettext("%(where)s: %(detail)s", where=f"{prefix[0].upper()}{prefix[1:]}", detail=detail)
 
 
 @dataclass(frozen=True)
@@ -169,10 +193,10 @@ def _read_xml(source: str | bytes | Path) -> etree._Element:
             return etree.fromstring(source.encode("utf-8"), parser)
         path = Path(source)
         if not path.is_file():
-            raise DecisionError(f"DMN file '{path}' does not exist")
+            raise DecisionError(gettext("DMN file '%(path)s' does not exist", path=path))
         return etree.parse(str(path), parser).getroot()
     except etree.XMLSyntaxError as exc:
-        raise DecisionError(f"malformed DMN XML: {exc}") from None
+        raise DecisionError(gettext("malformed DMN XML: %(problem)s", problem=xml_problem(exc))) from None
 
 
 class _Xml:
@@ -334,7 +358,9 @@ class Decision:
             return default
         if policy == "UNIQUE":
             if len(matched) > 1:
-                raise self._conflict(matched, "match, but the UNIQUE hit policy allows only one matching rule")
+                raise self._conflict(matched, gettext(
+                    "%(rules)s match, but the UNIQUE hit policy allows only one matching rule",
+                    rules=_rules_list(matched)))
             return self._output(matched[0], ctx, pyctx)
         if policy == "FIRST":
             return self._output(matched[0], ctx, pyctx)
@@ -342,7 +368,9 @@ class Decision:
         if policy == "ANY":
             for other in results[1:]:
                 if ops.equal(results[0], other) is not True:
-                    raise self._conflict(matched, "match with different outputs, which the ANY hit policy forbids")
+                    raise self._conflict(matched, gettext(
+                        "%(rules)s match with different outputs, which the ANY hit policy forbids",
+                        rules=_rules_list(matched)))
             return results[0]
         if policy == "PRIORITY":
             return min(results, key=self._priority)  # min is stable: ties keep rule order
@@ -361,7 +389,8 @@ class Decision:
             return None
         if self.aggregation == "SUM":
             if any(kind_of(v) != NUMBER for v in values):
-                raise self._conflict(matched, "produce non-numeric outputs, which COLLECT SUM cannot add")
+                raise self._conflict(matched, gettext(
+                    "%(rules)s produce non-numeric outputs, which COLLECT SUM cannot add", rules=_rules_list(matched)))
             total = Decimal(0)
             for v in values:
                 total = ops.add(total, v)
@@ -370,15 +399,15 @@ class Decision:
         for v in values[1:]:
             c = ops.compare(v, best)
             if c is None:
-                raise self._conflict(matched, f"produce outputs that COLLECT {self.aggregation} cannot compare")
+                raise self._conflict(matched, gettext(
+                    "%(rules)s produce outputs that COLLECT %(aggregation)s cannot compare",
+                    rules=_rules_list(matched), aggregation=self.aggregation))
             if (c < 0) == (self.aggregation == "MIN") and c != 0:
                 best = v
         return best
 
     def _conflict(self, rules: list[_Rule], detail: str) -> DecisionError:
-        names = [_rule_label(r.index, r.id) for r in rules]
-        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
-        error = DecisionError(f"{listed} {detail}", self.label, rules=[r.index for r in rules])
+        error = DecisionError(detail, self.label, rules=[r.index for r in rules])
         error.rule, error.rule_id = rules[0].index, rules[0].id  # the message already names them all
         return error
 
@@ -423,8 +452,10 @@ class Definitions:
         try:
             return self.decisions[key]
         except KeyError:
-            known = ", ".join(f"'{d.name}' (id {d.id})" for d in self.decisions.values()) or "none"
-            raise DecisionError(f"there is no decision '{key}'; decisions in this model: {known}") from None
+            known = pgettext("enumeration", ", ").join(
+                gettext("'%(name)s' (id %(id)s)", name=d.name, id=d.id) for d in self.decisions.values())
+            raise DecisionError(gettext("there is no decision '%(key)s'; decisions in this model: %(known)s",
+                                        key=key, known=known or gettext("none"))) from None
 
     def evaluate(self, decision: str, inputs: Mapping[str, Any] | None = None) -> Any:
         """Result of a decision as plain Python values (numbers as int/float)."""
@@ -446,14 +477,14 @@ class Definitions:
 
     def _context(self, target: Decision, inputs: Mapping[str, Any]) -> dict:
         if not isinstance(inputs, Mapping):
-            raise DecisionError("inputs must be an object mapping input names to values", target.label)
+            raise DecisionError(gettext("inputs must be an object mapping input names to values"), target.label)
         ctx = {}
         for key, value in inputs.items():
             convert = self._input_converters.get(key)
             try:
                 ctx[key] = convert(value) if convert is not None else normalize(value)
             except ConversionError as exc:
-                raise DecisionError(f"cannot convert the value: {exc}", target.label,
+                raise DecisionError(gettext("cannot convert the value: %(reason)s", reason=exc), target.label,
                                     column=_Col("input data", key)) from None
         return ctx
 
@@ -504,10 +535,10 @@ class _Loader:
         tag = root.tag if isinstance(root.tag, str) else ""
         ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
         if local != "definitions" or not _DMN_NAMESPACE.match(ns):
-            raise DecisionError(
-                f"not a DMN model: the root element is '{local or tag}' in namespace '{ns or 'none'}', "
-                "expected 'definitions' in a DMN namespace (http(s)://www.omg.org/spec/DMN/...)"
-            )
+            raise DecisionError(gettext(
+                "not a DMN model: the root element is '%(tag)s' in namespace '%(namespace)s', "
+                "expected 'definitions' in a DMN namespace (http(s)://www.omg.org/spec/DMN/...)",
+                tag=local or tag, namespace=ns or gettext("none")))
         self.xml = _Xml(ns)
         self.language = root.get("expressionLanguage")
         self.defs = Definitions(root.get("name"), ns)
@@ -529,7 +560,7 @@ class _Loader:
             self.defs._input_converters[name] = make_converter(info)
         elements = xml.children(self.root, "decision")
         if not elements:
-            self.report.error("the model contains no decision")
+            self.report.error(gettext("the model contains no decision"))
         declared = set(self.defs.input_data)
         declared.update(el.get("name") or "" for el in elements)
         for item in self.items.values():
@@ -540,7 +571,7 @@ class _Loader:
         for index, el in enumerate(elements, 1):
             decision = self._decision(el, index)
             if decision.id in self.defs.decisions:
-                self.report.error(f"duplicate decision id '{decision.id}'", decision.label)
+                self.report.error(gettext("duplicate decision id '%(id)s'", id=decision.id), decision.label)
             self.defs.decisions[decision.id] = decision
             by_href[decision.id] = decision
         self._link(by_href)
@@ -583,7 +614,8 @@ class _Loader:
             for rid in list(decision.required):
                 if rid not in by_id:
                     decision.required.remove(rid)
-                    self.report.error(f"requires decision '#{rid}', which is not in this model", decision.label)
+                    self.report.error(gettext("requires decision '#%(id)s', which is not in this model", id=rid),
+                                      decision.label)
         visiting: set[str] = set()
         done: set[str] = set()
 
@@ -592,7 +624,8 @@ class _Loader:
                 return
             if d.id in visiting:
                 cycle = " -> ".join(chain + [d.label])
-                raise DecisionError(f"decisions require each other in a cycle: {cycle}", d.label)
+                raise DecisionError(gettext("decisions require each other in a cycle: %(cycle)s", cycle=cycle),
+                                    d.label)
             visiting.add(d.id)
             for rid in d.required:
                 visit(by_id[rid], chain + [d.label])
@@ -627,16 +660,19 @@ class _Loader:
             known = {"variable", "informationRequirement", "knowledgeRequirement", "authorityRequirement",
                      "description", "extensionElements", "question", "allowedAnswers"}
             other = [t for t in logic if t not in known]
-            what = f"a <{other[0]}> expression" if other else "no decision logic"
-            self.report.error(f"has {what}; only decision tables and literal expressions are supported",
-                              decision.label)
+            if other:
+                detail = gettext("has a <%(tag)s> expression; only decision tables and literal expressions are "
+                                 "supported", tag=other[0])
+            else:
+                detail = gettext("has no decision logic; only decision tables and literal expressions are supported")
+            self.report.error(detail, decision.label)
         return decision
 
     def _literal(self, decision: Decision, el: etree._Element) -> None:
         language = _language_kind(el.get("expressionLanguage") or self.language)
         text = self.xml.text(el)
         if text is None or not text.strip():
-            self.report.error("the literal expression is empty", decision.label)
+            self.report.error(gettext("the literal expression is empty"), decision.label)
             decision.expression = lambda ctx, pyctx: None
             return
         fn, is_python = self._expression(text, language, el.get("expressionLanguage") or self.language,
@@ -653,21 +689,21 @@ class _Loader:
         policy_text = (el.get("hitPolicy") or "UNIQUE").strip().upper().replace("_", " ")
         policy = _HIT_POLICIES.get(policy_text, policy_text)
         if policy not in _HIT_POLICIES.values():
-            self.report.error(
-                f"unknown hit policy '{el.get('hitPolicy')}'; expected one of UNIQUE, ANY, PRIORITY, FIRST, "
-                "RULE ORDER, OUTPUT ORDER, COLLECT", decision.label)
+            self.report.error(gettext(
+                "unknown hit policy '%(policy)s'; expected one of UNIQUE, ANY, PRIORITY, FIRST, RULE ORDER, "
+                "OUTPUT ORDER, COLLECT", policy=el.get("hitPolicy")), decision.label)
             policy = "UNIQUE"
         decision.hit_policy = policy
         aggregation = el.get("aggregation")
         if aggregation:
             aggregation = aggregation.strip().upper()
             if aggregation not in _AGGREGATIONS:
-                self.report.error(f"unknown aggregation '{aggregation}'; expected SUM, COUNT, MIN or MAX",
-                                  decision.label)
+                self.report.error(gettext("unknown aggregation '%(aggregation)s'; expected SUM, COUNT, MIN or MAX",
+                                          aggregation=aggregation), decision.label)
                 aggregation = None
             elif policy != "COLLECT":
-                self.report.error(f"aggregation {aggregation} is only allowed with the COLLECT hit policy",
-                                  decision.label)
+                self.report.error(gettext("aggregation %(aggregation)s is only allowed with the COLLECT hit policy",
+                                          aggregation=aggregation), decision.label)
                 aggregation = None
         decision.aggregation = aggregation
 
@@ -677,10 +713,10 @@ class _Loader:
         for index, out in enumerate(output_elements):
             decision.outputs.append(self._output_column(decision, el, out, index, len(output_elements) == 1))
         if not decision.outputs:
-            self.report.error("the decision table has no output column", decision.label)
+            self.report.error(gettext("the decision table has no output column"), decision.label)
         elif aggregation and len(decision.outputs) > 1:
-            self.report.error(f"COLLECT {aggregation} needs exactly one output column, "
-                              f"the table has {len(decision.outputs)}", decision.label)
+            self.report.error(gettext("COLLECT %(aggregation)s needs exactly one output column, the table has "
+                                      "%(n)s", aggregation=aggregation, n=len(decision.outputs)), decision.label)
         for index, rule_el in enumerate(xml.children(el, "rule"), 1):
             decision.rules.append(self._rule(decision, rule_el, index, table_language))
         decision.has_python = any(c.language == PYTHON for c in decision.inputs) or any(
@@ -700,7 +736,7 @@ class _Loader:
         raw_language = (expr_el.get("expressionLanguage") if expr_el is not None else None) or table_language
         language = _language_kind(raw_language)
         if not text:
-            self.report.error("the input expression is empty", decision.label, column=column)
+            self.report.error(gettext("the input expression is empty"), decision.label, column=column)
             fn, is_python = (lambda ctx: None), False
         else:
             fn, is_python = self._expression(text, language, raw_language, decision, None, None, column)
@@ -712,7 +748,7 @@ class _Loader:
             try:
                 return convert(raw)
             except ConversionError as exc:
-                raise DecisionError(f"cannot convert the input value: {exc}", label_for_error,
+                raise DecisionError(gettext("cannot convert the input value: %(reason)s", reason=exc), label_for_error,
                                     column=column) from None
 
         allowed = None
@@ -736,7 +772,7 @@ class _Loader:
             listed = self._literal_list(xml.text(values_el))
             if listed is None:
                 if decision.hit_policy in ("PRIORITY", "OUTPUT ORDER"):
-                    self.report.error("the output values must be a list of literals to order by priority",
+                    self.report.error(gettext("the output values must be a list of literals to order by priority"),
                                       decision.label, column=column)
             else:
                 for position, value in enumerate(listed):
@@ -751,7 +787,8 @@ class _Loader:
                 default = normalize(fn({})) if is_python else fn({})
                 has_default = True
             except DecisionError as exc:  # a default must not depend on the inputs
-                self.report.error(f"the default output must be a constant: {exc}", decision.label, column=column)
+                self.report.error(gettext("the default output must be a constant: %(reason)s", reason=exc),
+                                  decision.label, column=column)
         return _OutputColumn(index, el.get("id"), name, label, info, priorities, default, has_default)
 
     def _literal_list(self, text: str) -> list[Any] | None:
@@ -775,9 +812,10 @@ class _Loader:
         entries = xml.children(el, "inputEntry")
         outputs = xml.children(el, "outputEntry")
         if len(entries) != len(decision.inputs) or len(outputs) != len(decision.outputs):
-            self.report.error(
-                f"has {len(entries)} input and {len(outputs)} output entries, but the table has "
-                f"{len(decision.inputs)} input and {len(decision.outputs)} output columns",
+            self.report.error(gettext(
+                "has %(inputs)s input and %(outputs)s output entries, but the table has %(input_columns)s input "
+                "and %(output_columns)s output columns", inputs=len(entries), outputs=len(outputs),
+                input_columns=len(decision.inputs), output_columns=len(decision.outputs)),
                 decision.label, index, rule_id)
         checks = []
         value_sets = []
@@ -811,8 +849,7 @@ class _Loader:
                     rule: int | None, rule_id: str | None, column: _Col | None):
         """Compiled (fn(ctx), is_python) for an expression cell; errors are reported."""
         if language is None:
-            self.report.error(f"unsupported expression language '{raw_language}' (use FEEL or python)",
-                              decision.label, rule, rule_id, column)
+            self.report.error(_unsupported_language(raw_language), decision.label, rule, rule_id, column)
             return (lambda ctx: None), False
         if language == PYTHON:
             fn = _compile_python(text, self.report, decision.label, rule, rule_id, column)
@@ -820,7 +857,7 @@ class _Loader:
         try:
             compiled = feel.compile_expression(text, self.names)
         except feel.FeelSyntaxError as exc:
-            self.report.error(f"cannot parse '{text.strip()}': {exc.reason}", decision.label, rule, rule_id, column)
+            self.report.error(_unparsable(text.strip(), exc), decision.label, rule, rule_id, column)
             return (lambda ctx: None), False
         decision.names_used |= feel.referenced_names(compiled.node)
         return compiled.fn, False
@@ -832,8 +869,7 @@ class _Loader:
         language = _language_kind(raw_language)
         stripped = text.strip()
         if language is None:
-            self.report.error(f"unsupported expression language '{raw_language}' (use FEEL or python)",
-                              decision.label, rule, rule_id, label)
+            self.report.error(_unsupported_language(raw_language), decision.label, rule, rule_id, label)
             return None, False, None
         if language == PYTHON:
             if stripped in ("", "-"):
@@ -844,7 +880,7 @@ class _Loader:
         try:
             compiled = feel.compile_unary_tests(stripped, self.names)
         except feel.FeelSyntaxError as exc:
-            self.report.error(f"cannot parse '{stripped}': {exc.reason}", decision.label, rule, rule_id, label)
+            self.report.error(_unparsable(stripped, exc), decision.label, rule, rule_id, label)
             return None, False, None
         decision.names_used |= feel.referenced_names(compiled.node)
         if self.report.issues is not None:
@@ -858,12 +894,12 @@ class _Loader:
         label = _Col("input", column.label)
         for value in analysis.literal_values(node):
             if expected and not column.type_info.is_collection and kind_of(value) != expected:
-                self.report.error(f"'{text}' compares with a {kind_of(value)} but the column's type is "
-                                  f"{column.type_info.describe}, so it can never match",
-                                  decision.label, rule, rule_id, label)
+                self.report.error(gettext("'%(cell)s' compares with a %(kind)s but the column's type is %(type)s, so "
+                                          "it can never match", cell=text, kind=kind_of(value),
+                                          type=column.type_info.describe), decision.label, rule, rule_id, label)
                 return
             if column.allowed is not None and kind_of(value) == "string" and value not in column.allowed:
-                self.report.warning(f"'{value}' is not one of the input values of the column",
+                self.report.warning(gettext("'%(value)s' is not one of the input values of the column", value=value),
                                     decision.label, rule, rule_id, label)
 
     def _check_output_literal(self, decision: Decision, column: _OutputColumn, text: str, rule: int,
@@ -876,9 +912,9 @@ class _Loader:
         except feel.FeelSyntaxError:
             return
         if isinstance(node, feel.nodes.Literal) and node.value is not None and kind_of(node.value) != expected:
-            self.report.error(f"'{text.strip()}' is a {kind_of(node.value)} but the output's type is "
-                              f"{column.type_info.describe}", decision.label, rule, rule_id,
-                              _Col("output", column.label))
+            self.report.error(gettext("'%(cell)s' is a %(kind)s but the output's type is %(type)s", cell=text.strip(),
+                                      kind=kind_of(node.value), type=column.type_info.describe),
+                              decision.label, rule, rule_id, _Col("output", column.label))
 
     def _check_table(self, decision: Decision) -> None:
         # Python cells cannot be analysed; every pair would look like a possible overlap.
@@ -890,10 +926,17 @@ class _Loader:
             for j in range(i + 1, len(decision.rules)):
                 second = decision.rules[j]
                 if all(analysis.can_both_match(a, b) for a, b in zip(sets[i], sets[j])):
-                    self.report.warning(
-                        f"{_rule_label(first.index, first.id)} and {_rule_label(second.index, second.id)} "
-                        "can match the same inputs, which a UNIQUE table does not allow",
-                        decision.label, first.index, first.id, locate_rule=False)
+                    self.report.warning(gettext(
+                        "%(rules)s can match the same inputs, which a UNIQUE table does not allow",
+                        rules=_rules_list([first, second])), decision.label, first.index, first.id, locate_rule=False)
+
+
+def _unsupported_language(language: str | None) -> str:
+    return gettext("unsupported expression language '%(language)s' (use FEEL or python)", language=language)
+
+
+def _unparsable(text: str, exc: feel.FeelSyntaxError) -> str:
+    return gettext("cannot parse '%(cell)s': %(reason)s", cell=text, reason=exc.reason)
 
 
 def _component_names(item: ItemDefinition) -> set[str]:
@@ -920,7 +963,8 @@ def _scripting():
     try:
         from app.workflow import scripting
     except Exception as exc:  # noqa: BLE001 - another team's module: report whatever breaks it
-        raise DecisionError(f"Python cells need app.workflow.scripting, which cannot be imported: {exc}") from None
+        raise DecisionError(gettext("Python cells need app.workflow.scripting, which cannot be imported: %(reason)s",
+                                    reason=exc)) from None
     return scripting
 
 
@@ -931,15 +975,16 @@ def _compile_python(source: str, report: _Reporter, decision: str, rule: int | N
     try:
         fn = scripting.compile_expression(source.strip())
     except scripting.ExpressionError as exc:
-        report.error(f"cannot use Python expression '{shown}': {exc}", decision, rule, rule_id, column)
+        report.error(gettext("cannot use Python expression '%(cell)s': %(reason)s", cell=shown, reason=exc),
+                     decision, rule, rule_id, column)
         return lambda ctx: None
 
     def run(pyctx: dict) -> Any:
         try:
             return fn(pyctx)
         except scripting.ExpressionError as exc:
-            raise DecisionError(f"Python expression '{shown}' failed: {exc}", decision, rule, rule_id,
-                                column) from None
+            raise DecisionError(gettext("Python expression '%(cell)s' failed: %(reason)s", cell=shown, reason=exc),
+                                decision, rule, rule_id, column) from None
 
     return run
 

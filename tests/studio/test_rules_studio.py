@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -125,3 +127,61 @@ def test_a_broken_table_is_not_saved(client, login, csrf, ctx):
 def test_unknown_decision_is_404(client, login):
     login("ruleauthor")
     assert client.get("/studio/rules/no_such_decision").status_code == 404
+
+
+def _broken_tables(xml: str) -> dict[str, str]:
+    return {
+        "cell": xml.replace("&lt; 1000", "&lt;&lt; 1000"),
+        "duplicate id": xml.replace("</definitions>", '<decision id="example_risk" name="again"><literalExpression>'
+                                                      "<text>1</text></literalExpression></decision></definitions>"),
+        "aggregation": xml.replace('hitPolicy="FIRST"', 'hitPolicy="COLLECT" aggregation="AVG"'),
+        "xml": xml.replace("</decisionTable>", ""),
+    }
+
+
+def _check(client, csrf, xml: str) -> list[dict]:
+    return _post(client, csrf, f"/studio/rules/{KEY}/check", {"xml": xml}).json["problems"]
+
+
+@pytest.mark.req("U3")
+def test_check_names_decision_rule_and_column_in_chinese(client, login, csrf, ctx):
+    login("ruleauthor")
+    tables = _broken_tables(_xml())
+    [cell] = _check(client, csrf, tables["cell"])
+    assert cell["message"] == ("决策“示例·申请风险分级”，规则 1（id small_amount），输入列“Amount”："
+                               "无法解析“<< 1000”：此处应为一个值，实际是“<”")
+    assert (cell["level"], cell["decision"], cell["rule"], cell["column"]) == ("error", "示例·申请风险分级", 1, "Amount")
+    assert [p["message"] for p in _check(client, csrf, tables["duplicate id"])] == ["决策“again”：决策 id“example_risk”重复"]
+    assert [p["message"] for p in _check(client, csrf, tables["aggregation"])] == [
+        "决策“示例·申请风险分级”：未知的聚合方式“AVG”；应为 SUM、COUNT、MIN 或 MAX"]
+    [malformed] = _check(client, csrf, tables["xml"])
+    assert re.fullmatch(r"DMN 文件不是格式正确的 XML：第 \d+ 行第 \d+ 列：结束标签 </decision> 与第 \d+ 行的开始标签 "
+                        r"<decisionTable> 不匹配", malformed["message"])
+
+
+@pytest.mark.req("U3")
+def test_check_speaks_english_when_the_user_chose_english(client, login, csrf, ctx):
+    login("ruleauthor")
+    client.post("/locale", data={"csrf_token": csrf(), "locale": "en", "next": "/"})
+    tables = _broken_tables(_xml())
+    [cell] = _check(client, csrf, tables["cell"])
+    assert cell["message"] == ("Decision '示例·申请风险分级', rule 1 (id small_amount), input 'Amount': "
+                               "cannot parse '<< 1000': expected a value, found '<'")
+    assert [p["message"] for p in _check(client, csrf, tables["duplicate id"])] == [
+        "Decision 'again': duplicate decision id 'example_risk'"]
+    assert [p["message"] for p in _check(client, csrf, tables["aggregation"])] == [
+        "Decision '示例·申请风险分级': unknown aggregation 'AVG'; expected SUM, COUNT, MIN or MAX"]
+    [malformed] = _check(client, csrf, tables["xml"])
+    assert re.fullmatch(r"malformed DMN XML: line \d+, column \d+: the end tag </decision> does not match the start "
+                        r"tag <decisionTable> of line \d+", malformed["message"])
+
+
+@pytest.mark.req("U3")
+def test_the_test_panel_explains_conflicts_and_bad_inputs_in_chinese(client, login, csrf, ctx):
+    login("ruleauthor")
+    unique = _xml().replace('hitPolicy="FIRST"', 'hitPolicy="UNIQUE"')
+    answer = _post(client, csrf, f"/studio/rules/{KEY}/test", {"xml": unique, "inputs": {"amount": 5}}).json
+    assert answer == {"ok": False, "error": "决策“示例·申请风险分级”：规则 1（id small_amount）和规则 3（id large_amount）"
+                                            "同时命中，但命中策略 UNIQUE（唯一）只允许命中一条规则"}
+    answer = _post(client, csrf, f"/studio/rules/{KEY}/test", {"xml": _xml(), "inputs": {"amount": "abc"}}).json
+    assert answer["error"] == "决策“示例·申请风险分级”，输入列“Amount”：无法转换输入值：应为数字，实际是 'abc'"

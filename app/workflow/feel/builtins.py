@@ -14,6 +14,8 @@ from decimal import (
 )
 from typing import Any
 
+from flask_babel import gettext
+
 from . import ops
 from .values import (
     DATE,
@@ -411,8 +413,14 @@ def call(name: str, args: tuple) -> Any:
 def arity_error(name: str, count: int) -> str | None:
     _, low, high = FUNCTIONS[name]
     if count < low or (high is not None and count > high):
-        expected = f"{low}" if low == high else (f"at least {low}" if high is None else f"{low} to {high}")
-        return f"function '{name}' takes {expected} argument(s), got {count}"
+        if low == high:
+            expected = str(low)
+        elif high is None:
+            expected = gettext("at least %(n)s", n=low)
+        else:
+            expected = gettext("%(low)s to %(high)s", low=low, high=high)
+        return gettext("function '%(name)s' takes %(expected)s argument(s), got %(count)s", name=name,
+                       expected=expected, count=count)
     return None
 
 

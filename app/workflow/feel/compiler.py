@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext
+
 from . import builtins, ops
 from . import nodes as n
 from .lexer import FeelSyntaxError
@@ -62,7 +64,7 @@ def compile_expression(node: n.Node, text: str = "") -> Expr:
     """Closure for an expression node; unknown functions are rejected here, not at run time."""
     method = _COMPILERS.get(type(node))
     if method is None:
-        raise FeelSyntaxError(f"'{type(node).__name__}' cannot be used as an expression", text)
+        raise FeelSyntaxError(gettext("'%(node)s' cannot be used as an expression", node=type(node).__name__), text)
     fn = method(node, text)
     if is_constant(node) and not isinstance(node, n.Literal):
         value = fn({})
@@ -136,7 +138,7 @@ _LITERAL_CONSTRUCTORS = frozenset({"date", "time", "date and time", "duration", 
 def _call(node: n.Call, text: str) -> Expr:
     name = node.function
     if name not in builtins.FUNCTIONS:
-        raise FeelSyntaxError(f"unknown function '{name}'", text)
+        raise FeelSyntaxError(gettext("unknown function '%(name)s'", name=name), text)
     problem = builtins.arity_error(name, len(node.args))
     if problem:
         raise FeelSyntaxError(problem, text)
@@ -146,7 +148,8 @@ def _call(node: n.Call, text: str) -> Expr:
         value = call(name, tuple(a.value for a in node.args))
         if value is None and name in _LITERAL_CONSTRUCTORS and node.args and isinstance(node.args[0].value, str):
             # A mistyped date in a rule would otherwise be null and silently never match.
-            raise FeelSyntaxError(f"{name}(\"{node.args[0].value}\") is not a valid {name}", text)
+            raise FeelSyntaxError(gettext('%(name)s("%(value)s") is not a valid %(name)s', name=name,
+                                          value=node.args[0].value), text)
         return _constant(value)
     if len(args) == 1:
         (a0,) = args
@@ -337,7 +340,7 @@ def compile_test(node: n.Node, text: str = "") -> Test:
         return _compare_test(node, text)
     if isinstance(node, n.ExpressionTest):
         return _expression_test(node, text)
-    raise FeelSyntaxError(f"'{type(node).__name__}' is not a unary test", text)
+    raise FeelSyntaxError(gettext("'%(node)s' is not a unary test", node=type(node).__name__), text)
 
 
 def _disjunctive(node: n.Disjunctive, text: str) -> Test:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 KEYWORDS = frozenset(
     {
         "and", "or", "not", "if", "then", "else", "true", "false", "null", "in",
@@ -33,8 +35,14 @@ class FeelSyntaxError(ValueError):
     """The text is not valid FEEL; ``position`` is a 0-based offset into it."""
 
     def __init__(self, message: str, text: str = "", position: int | None = None):
-        where = f" at position {position + 1}" if position is not None else ""
-        super().__init__(f"{message}{where} in '{text}'" if text else message)
+        if text and position is not None:
+            shown = gettext("%(problem)s at position %(position)s in '%(text)s'", problem=message,
+                            position=position + 1, text=text)
+        elif text:
+            shown = gettext("%(problem)s in '%(text)s'", problem=message, text=text)
+        else:
+            shown = message
+        super().__init__(shown)
         self.reason = message
         self.text = text
         self.position = position
@@ -115,7 +123,7 @@ def tokenize(text: str, names: NameTable) -> list[Token]:
                 pos += len(op)
                 break
         else:
-            raise FeelSyntaxError(f"unexpected character '{ch}'", text, pos)
+            raise FeelSyntaxError(gettext("unexpected character '%(char)s'", char=ch), text, pos)
     tokens.append(Token("eof", "", end))
     return tokens
 
@@ -151,4 +159,4 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
                 continue
         out.append(ch)
         pos += 1
-    raise FeelSyntaxError("unterminated string literal", text, start)
+    raise FeelSyntaxError(gettext("unterminated string literal"), text, start)

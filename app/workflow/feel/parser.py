@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
 from . import nodes as n
 from .lexer import FeelSyntaxError, NameTable, Token, tokenize
 from .values import parse_date, parse_datetime, parse_duration, parse_number, parse_time
 
 _COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
 _UNSUPPORTED = {
-    "for": "'for' loops",
-    "some": "'some' quantifiers",
-    "every": "'every' quantifiers",
-    "function": "function definitions",
-    "instance": "'instance of'",
+    "for": _l("'for' loops are not supported"),
+    "some": _l("'some' quantifiers are not supported"),
+    "every": _l("'every' quantifiers are not supported"),
+    "function": _l("function definitions are not supported"),
+    "instance": _l("'instance of' is not supported"),
 }
 
 
@@ -58,22 +61,25 @@ class Parser:
 
     def expect_op(self, value: str) -> Token:
         if not self.at_op(value):
-            self.fail(f"expected '{value}'")
+            self.fail(gettext("expected '%(token)s'", token=value))
         return self.advance()
 
     def expect_kw(self, value: str) -> Token:
         if not self.at_kw(value):
-            self.fail(f"expected '{value}'")
+            self.fail(gettext("expected '%(token)s'", token=value))
         return self.advance()
 
     def fail(self, message: str, token: Token | None = None):
         token = token or self.tok
-        found = "end of text" if token.kind == "eof" else f"'{token.value}'"
-        raise FeelSyntaxError(f"{message}, found {found}", self.text, token.pos)
+        if token.kind == "eof":
+            message = gettext("%(problem)s, found end of text", problem=message)
+        else:
+            message = gettext("%(problem)s, found '%(token)s'", problem=message, token=token.value)
+        raise FeelSyntaxError(message, self.text, token.pos)
 
     def finish(self, node: n.Node) -> n.Node:
         if not self.at("eof"):
-            self.fail("unexpected text after the end of the expression")
+            self.fail(gettext("unexpected text after the end of the expression"))
         return node
 
     # --- expressions -----------------------------------------------------------
@@ -86,7 +92,7 @@ class Parser:
             self.expect_kw("else")
             return n.IfThenElse(cond, then, self.expression())
         if self.at_kw(*_UNSUPPORTED):
-            self.fail(f"{_UNSUPPORTED[self.tok.value]} are not supported")
+            self.fail(str(_UNSUPPORTED[self.tok.value]))
         return self.disjunction()
 
     def disjunction(self) -> n.Node:
@@ -117,7 +123,7 @@ class Parser:
             self.advance()
             return n.In(left, self.in_tests())
         if self.at_kw("instance"):
-            self.fail("'instance of' is not supported")
+            self.fail(str(_UNSUPPORTED["instance"]))
         return left
 
     def in_tests(self) -> tuple[n.Node, ...]:
@@ -168,7 +174,7 @@ class Parser:
             if self.at_op("."):
                 self.advance()
                 if self.tok.kind not in ("name", "kw"):
-                    self.fail("expected a name after '.'")
+                    self.fail(gettext("expected a name after '.'"))
                 node = n.Path(node, self.advance().value)
             elif self.at_op("[") and not self.in_range_end:
                 self.advance()
@@ -186,7 +192,7 @@ class Parser:
         if not self.at_op(")"):
             while True:
                 if self.tok.kind == "name" and self.peek().kind == "op" and self.peek().value == ":":
-                    self.fail("named arguments are not supported; pass arguments by position")
+                    self.fail(gettext("named arguments are not supported; pass arguments by position"))
                 args.append(self.expression())
                 if not self.at_op(","):
                     break
@@ -216,8 +222,8 @@ class Parser:
                 self.advance()
                 return self.call("not")
             if t.value in _UNSUPPORTED:
-                self.fail(f"{_UNSUPPORTED[t.value]} are not supported")
-            self.fail("expected a value")
+                self.fail(str(_UNSUPPORTED[t.value]))
+            self.fail(gettext("expected a value"))
         if t.kind == "name":
             self.advance()
             return n.Name(t.value)
@@ -251,7 +257,7 @@ class Parser:
                 return self.range_rest(False, self.expression())
             if t.value == "{":
                 return self.context()
-        self.fail("expected a value")
+        self.fail(gettext("expected a value"))
 
     def range_rest(self, start_closed: bool, start: n.Node) -> n.Node:
         self.expect_op("..")
@@ -265,7 +271,7 @@ class Parser:
         elif self.at_op(")", "["):
             end_closed = False
         else:
-            self.fail("expected ']', ')' or '[' to close the range")
+            self.fail(gettext("expected ']', ')' or '[' to close the range"))
         self.advance()
         return n.RangeNode(start, start_closed, end, end_closed)
 
@@ -276,7 +282,7 @@ class Parser:
             while True:
                 key_tok = self.tok
                 if key_tok.kind not in ("name", "str", "kw"):
-                    self.fail("expected a context key")
+                    self.fail(gettext("expected a context key"))
                 self.advance()
                 # An undeclared key may span several words ("total amount": ...).
                 words = [key_tok.value]
@@ -340,12 +346,12 @@ def _temporal_literal(token: Token, text: str):
 def parse_expression(text: str, names: NameTable) -> n.Node:
     parser = Parser(text, names)
     if parser.at("eof"):
-        raise FeelSyntaxError("empty expression", text, 0)
+        raise FeelSyntaxError(gettext("empty expression"), text, 0)
     return parser.finish(parser.expression())
 
 
 def parse_unary_tests(text: str, names: NameTable) -> n.Node:
     parser = Parser(text, names)
     if parser.at("eof"):
-        raise FeelSyntaxError("empty unary test (use '-' to match any value)", text, 0)
+        raise FeelSyntaxError(gettext("empty unary test (use '-' to match any value)"), text, 0)
     return parser.finish(parser.unary_tests())

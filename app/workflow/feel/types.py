@@ -13,6 +13,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
 from .values import (
     BOOLEAN,
     DATE,
@@ -115,7 +118,7 @@ def _from_item(item: ItemDefinition, items: Mapping[str, ItemDefinition], depth:
 
 def _fail(expected: str, value: Any) -> ConversionError:
     shown = f"'{value}'" if isinstance(value, str) else format_value(value)
-    return ConversionError(f"expected {expected}, got {shown}")
+    return ConversionError(gettext("expected %(expected)s, got %(value)s", expected=expected, value=shown))
 
 
 def _to_number(value: Any) -> Any:
@@ -125,10 +128,10 @@ def _to_number(value: Any) -> Any:
         try:
             return parse_number(value)
         except ValueError:
-            raise _fail("a number", value) from None
+            raise _fail(gettext("a number"), value) from None
     value = normalize(value)
     if kind_of(value) != NUMBER:
-        raise _fail("a number", value)
+        raise _fail(gettext("a number"), value)
     return value
 
 
@@ -138,7 +141,7 @@ def _to_string(value: Any) -> Any:
     value = normalize(value)
     if kind_of(value) == NUMBER:
         return format_number(value)
-    raise _fail("a string", value)
+    raise _fail(gettext("a string"), value)
 
 
 def _to_boolean(value: Any) -> Any:
@@ -146,7 +149,7 @@ def _to_boolean(value: Any) -> Any:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise _fail("a boolean (true or false)", value)
+    raise _fail(gettext("a boolean (true or false)"), value)
 
 
 def _parsing(kind: str, expected: str, parse: Callable[[str], Any], accept: Callable[[Any], Any]):
@@ -183,14 +186,14 @@ _CONVERTERS: dict[str | None, Callable[[Any], Any]] = {
     NUMBER: _to_number,
     STRING: _to_string,
     BOOLEAN: _to_boolean,
-    DATE: _parsing(DATE, "a date (YYYY-MM-DD)", parse_date, _accept_date),
-    TIME: _parsing(TIME, "a time (hh:mm:ss)", parse_time, lambda v: v if isinstance(v, time) else None),
-    DATETIME: _parsing(DATETIME, "a date and time (YYYY-MM-DDThh:mm:ss)", parse_datetime, _accept_datetime),
-    DT_DURATION: _parsing(DT_DURATION, "a days and time duration (e.g. P1DT2H)", parse_duration,
+    DATE: _parsing(DATE, _l("a date (YYYY-MM-DD)"), parse_date, _accept_date),
+    TIME: _parsing(TIME, _l("a time (hh:mm:ss)"), parse_time, lambda v: v if isinstance(v, time) else None),
+    DATETIME: _parsing(DATETIME, _l("a date and time (YYYY-MM-DDThh:mm:ss)"), parse_datetime, _accept_datetime),
+    DT_DURATION: _parsing(DT_DURATION, _l("a days and time duration (e.g. P1DT2H)"), parse_duration,
                           lambda v: v if isinstance(v, timedelta) else None),
-    YM_DURATION: _parsing(YM_DURATION, "a years and months duration (e.g. P1Y2M)", parse_duration,
+    YM_DURATION: _parsing(YM_DURATION, _l("a years and months duration (e.g. P1Y2M)"), parse_duration,
                           lambda v: v if isinstance(v, YearMonthDuration) else None),
-    DURATION: _parsing(DURATION, "a duration (e.g. P1DT2H or P1Y2M)", parse_duration,
+    DURATION: _parsing(DURATION, _l("a duration (e.g. P1DT2H or P1Y2M)"), parse_duration,
                        lambda v: v if isinstance(v, (timedelta, YearMonthDuration)) else None),
 }
 
@@ -212,14 +215,15 @@ def _structure_converter(info: TypeInfo) -> Callable[[Any], Any]:
             if value is None:
                 return None
             if not isinstance(value, dict):
-                raise _fail(f"a structure ({', '.join(parts)})", value)
+                raise _fail(gettext("a structure (%(components)s)", components=", ".join(parts)), value)
             out = normalize(value)
             for name, convert in parts.items():
                 if name in value:
                     try:
                         out[name] = convert(value[name])
                     except ConversionError as exc:
-                        raise ConversionError(f"component '{name}': {exc}") from None
+                        raise ConversionError(gettext("component '%(name)s': %(reason)s", name=name,
+                                                      reason=exc)) from None
             return out
     else:
         single = _CONVERTERS.get(info.kind, normalize)
@@ -230,7 +234,8 @@ def _structure_converter(info: TypeInfo) -> Callable[[Any], Any]:
         if value is None:
             return None
         if not isinstance(value, (list, tuple)):
-            raise _fail(f"a list of {info.kind or 'values'}", value)
+            raise _fail(gettext("a list of %(kind)s", kind=info.kind) if info.kind else gettext("a list of values"),
+                        value)
         return [single(v) for v in value]
 
     return collection

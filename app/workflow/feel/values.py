@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext
+
 # FEEL specifies IEEE 754-2008 decimal128 arithmetic: 34 significant digits.
 DECIMAL = Context(prec=34, rounding=ROUND_HALF_EVEN)
 
@@ -159,12 +161,12 @@ _DURATION_RE = re.compile(
 def parse_date(text: str) -> date:
     match = _DATE_RE.fullmatch(text.strip())
     if not match:
-        raise ValueError(f"'{text}' is not a date (expected YYYY-MM-DD)")
+        raise ValueError(gettext("'%(text)s' is not a date (expected YYYY-MM-DD)", text=text))
     year, month, day = (int(g) for g in match.groups())
     try:
         return date(year, month, day)
     except ValueError as exc:
-        raise ValueError(f"'{text}' is not a valid date: {exc}") from None
+        raise ValueError(gettext("'%(text)s' is not a valid date: %(reason)s", text=text, reason=exc)) from None
 
 
 def _parse_zone(text: str | None) -> tzinfo | None:
@@ -178,7 +180,7 @@ def _parse_zone(text: str | None) -> tzinfo | None:
 
             return ZoneInfo(text[1:])
         except (ImportError, ValueError, KeyError):  # KeyError covers ZoneInfoNotFoundError
-            raise ValueError(f"unknown time zone '{text[1:]}'") from None
+            raise ValueError(gettext("unknown time zone '%(zone)s'", zone=text[1:])) from None
     sign = -1 if text[0] == "-" else 1
     hours, minutes = int(text[1:3]), int(text[4:6])
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
@@ -187,13 +189,13 @@ def _parse_zone(text: str | None) -> tzinfo | None:
 def parse_time(text: str) -> time:
     match = _TIME_RE.fullmatch(text.strip())
     if not match:
-        raise ValueError(f"'{text}' is not a time (expected hh:mm:ss)")
+        raise ValueError(gettext("'%(text)s' is not a time (expected hh:mm:ss)", text=text))
     hour, minute, second = int(match[1]), int(match[2]), int(match[3])
     micro = round(float(match[4]) * 1_000_000) if match[4] else 0
     try:
         return time(hour, minute, second, min(micro, 999_999), tzinfo=_parse_zone(match[5]))
     except ValueError as exc:
-        raise ValueError(f"'{text}' is not a valid time: {exc}") from None
+        raise ValueError(gettext("'%(text)s' is not a valid time: %(reason)s", text=text, reason=exc)) from None
 
 
 def parse_datetime(text: str) -> datetime:
@@ -209,16 +211,15 @@ def parse_duration(text: str) -> timedelta | YearMonthDuration:
     stripped = text.strip()
     match = _DURATION_RE.fullmatch(stripped)
     if not match or stripped in ("P", "-P") or stripped.endswith("T"):
-        raise ValueError(f"'{text}' is not a duration (expected e.g. P1DT2H or P1Y2M)")
+        raise ValueError(gettext("'%(text)s' is not a duration (expected e.g. P1DT2H or P1Y2M)", text=text))
     sign = -1 if match[1] else 1
     years, months, days, hours, minutes = (int(g) if g else 0 for g in match.groups()[1:6])
     seconds = Decimal(match[7]) if match[7] else Decimal(0)
     has_ym = match[2] is not None or match[3] is not None
     has_dt = any(match[i] is not None for i in (4, 5, 6, 7))
     if has_ym and has_dt:
-        raise ValueError(
-            f"'{text}' mixes years/months with days/time, which FEEL does not allow in one duration"
-        )
+        raise ValueError(gettext("'%(text)s' mixes years/months with days/time, which FEEL does not allow in one "
+                                 "duration", text=text))
     if has_ym:
         return YearMonthDuration(sign * (years * 12 + months))
     delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=float(seconds))
@@ -230,9 +231,9 @@ def parse_number(text: str) -> Decimal:
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
-        raise ValueError(f"'{text}' is not a number") from None
+        raise ValueError(gettext("'%(text)s' is not a number", text=text)) from None
     if not number.is_finite():
-        raise ValueError(f"'{text}' is not a finite number")
+        raise ValueError(gettext("'%(text)s' is not a finite number", text=text))
     return number
 
 
