@@ -380,7 +380,8 @@ def test_a_broken_upload_says_line_column_and_problem_in_the_ui_language(client,
 
     login("admin")
     page = upload()
-    assert "文件不是格式正确的 XML：第 4 行第 20 列：结束标签 </definitions> 与第 3 行的开始标签 <process> 不匹配" in page
+    assert ("文件不是格式正确的 XML：第 4 行第 20 列：结束标签 </definitions> 与第 3 行的开始标签 <process> "
+            "不匹配") in page
     assert "Opening and ending tag mismatch" not in page
     client.post("/locale", data={"csrf_token": csrf(), "locale": "en", "next": "/"})
     page = upload()

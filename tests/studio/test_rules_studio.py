@@ -150,8 +150,10 @@ def test_check_names_decision_rule_and_column_in_chinese(client, login, csrf, ct
     [cell] = _check(client, csrf, tables["cell"])
     assert cell["message"] == ("决策“示例·申请风险分级”，规则 1（id small_amount），输入列“Amount”："
                                "无法解析“<< 1000”：此处应为一个值，实际是“<”")
-    assert (cell["level"], cell["decision"], cell["rule"], cell["column"]) == ("error", "示例·申请风险分级", 1, "Amount")
-    assert [p["message"] for p in _check(client, csrf, tables["duplicate id"])] == ["决策“again”：决策 id“example_risk”重复"]
+    assert (cell["level"], cell["decision"], cell["rule"], cell["column"]) == (
+        "error", "示例·申请风险分级", 1, "Amount")
+    assert [p["message"] for p in _check(client, csrf, tables["duplicate id"])] == [
+        "决策“again”：决策 id“example_risk”重复"]
     assert [p["message"] for p in _check(client, csrf, tables["aggregation"])] == [
         "决策“示例·申请风险分级”：未知的聚合方式“AVG”；应为 SUM、COUNT、MIN 或 MAX"]
     [malformed] = _check(client, csrf, tables["xml"])
@@ -181,7 +183,8 @@ def test_the_test_panel_explains_conflicts_and_bad_inputs_in_chinese(client, log
     login("ruleauthor")
     unique = _xml().replace('hitPolicy="FIRST"', 'hitPolicy="UNIQUE"')
     answer = _post(client, csrf, f"/studio/rules/{KEY}/test", {"xml": unique, "inputs": {"amount": 5}}).json
-    assert answer == {"ok": False, "error": "决策“示例·申请风险分级”：规则 1（id small_amount）和规则 3（id large_amount）"
-                                            "同时命中，但命中策略 UNIQUE（唯一）只允许命中一条规则"}
+    assert answer == {"ok": False, "error": "决策“示例·申请风险分级”：规则 1（id small_amount）和"
+                                            "规则 3（id large_amount）同时命中，"
+                                            "但命中策略 UNIQUE（唯一）只允许命中一条规则"}
     answer = _post(client, csrf, f"/studio/rules/{KEY}/test", {"xml": _xml(), "inputs": {"amount": "abc"}}).json
     assert answer["error"] == "决策“示例·申请风险分级”，输入列“Amount”：无法转换输入值：应为数字，实际是 'abc'"
