@@ -48,6 +48,37 @@ def account_manage(user, args) -> bool:
         not (permissions(target) - mine - {"dossier.own", "privileges.apply"})
 
 
+def _department_of(args) -> int:
+    """The department an org or privileges record belongs to."""
+    from app.extensions import db
+    from app.modules.org.models import Staff
+    from app.modules.privileges.models import CheckOverride, Grant
+
+    if "staff_id" in args:
+        return db.session.get(Staff, args["staff_id"]).department_id
+    if "grant_id" in args:
+        return db.session.get(Staff, db.session.get(Grant, args["grant_id"]).staff_id).department_id
+    if "override_id" in args:
+        return db.session.get(CheckOverride, args["override_id"]).department_id
+    return args["department_id"]
+
+
+def manage(permission: str) -> Rule:
+    """`permission` reaching the record's department: seeing a record (a wider right of another
+    role) is not managing it."""
+    def may(user, args):
+        from app.core.scopes import can, reach
+
+        if not can(user, permission):
+            return False
+        r = reach(user, permission)
+        if not args:
+            return r.hospital  # new records: PAYLOADS place them in the marker department
+        return r.hospital or _department_of(args) in r.department_ids
+
+    return may
+
+
 def _dossier_staff(args):
     from app.extensions import db
     from app.modules.dossier.models import AdverseRecord, Certificate, CertificateFile, HistoryEntry
@@ -148,8 +179,8 @@ RIGHTS: dict[str, Rule | str] = {
     "admin.revoke_token": perm("tokens.manage"),
     "admin.retry_job_run": perm("jobs.manage"),
     "admin.retry_rq_job": perm("jobs.manage"),
-    "org.edit_department": perm("org.manage"),
-    "org.edit_staff": perm("org.manage"),
+    "org.edit_department": manage("org.manage"),
+    "org.edit_staff": manage("org.manage"),
     "catalog.create_item": perm("catalog.manage"),
     "catalog.edit_item": perm("catalog.manage"),
     "catalog.set_item_active": perm("catalog.manage"),
@@ -183,8 +214,8 @@ RIGHTS: dict[str, Rule | str] = {
     "portal.add_comment": portal_participant,
     "portal.upload_attachment": portal_participant,
     "privileges.apply": perm("privileges.apply"),
-    "privileges.adjust_grant": perm("privileges.manage"),
-    "privileges.review_override": perm("privileges.manage"),
+    "privileges.adjust_grant": manage("privileges.manage"),
+    "privileges.review_override": manage("privileges.manage"),
     "privileges.edit_settings": perm("privileges.manage"),
     "privileges.list_rights": perm("privileges.manage"),
     **{f"studio.{name}": perm("processes.manage") for name in (
@@ -206,6 +237,14 @@ def _png(name: str = "crawl.png"):
 PAYLOADS: dict[str, Callable[[World], dict]] = {
     "accounts.login": lambda w: {"username": "admin", "password": "demo"},
     "admin.edit_user": lambda w: {"action": "password", "password": "crawl-takeover-2026"},
+    # New staff and departments go into the marker department, outside a departments-scoped reach.
+    "org.edit_staff": lambda w: {"department_id": str(w.markers["dept"].id), "name": "爬虫人员",
+                                 "employee_no": "ZZ7F3A01", "gender": "M", "staff_type": "physician",
+                                 "status": "active"},
+    "org.edit_department": lambda w: {"parent_id": str(w.markers["dept"].id), "name": "爬虫病区",
+                                      "code": "ZZ7F3A", "category": "clinical", "unit_type": "ward"},
+    "privileges.review_override": lambda w: {"outcome": "accepted", "note": "爬虫"},
+    "privileges.adjust_grant": lambda w: {"action": "suspend", "reason": "爬虫暂停"},
     "portal.add_comment": lambda w: {"body": "爬虫评论"},
     "portal.upload_attachment": lambda w: {"file": _png()},
     # transfer/delegate/copy take a person, return a step: a wrong one must not be what refuses.

@@ -237,6 +237,30 @@ def test_actions_refused_outside_right_and_scope(app, db_session, client, login,
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.req("R1.1")
+def test_actions_of_a_manager_scoped_to_one_department(app, db_session, client, login):
+    """Roles are data and any grant may be scoped to departments: someone who sees the whole hospital
+    (院领导) and manages one department (医务科管理员 for 普通外科) manages only that department."""
+    from app.modules.accounts import services as accounts
+    from app.modules.org.models import Department
+    from tests.factories import create_staff, create_user
+    from tests.test_route_crawl import SURGERY
+
+    surgery = db_session.scalar(select(Department).where(Department.name == SURGERY))
+    user = create_user("leader", "hospital", staff=create_staff(department=surgery), username="zzscoped")
+    accounts.set_grants(None, user, [accounts.GrantSpec("leader", "hospital"),
+                                     accounts.GrantSpec("medaffairs_admin", "departments", (surgery.id,))])
+    world = _world(db_session, "zzscoped")
+    assert login("zzscoped").status_code == 303
+    attempts = _attempts(app, world)
+    token = csrf_token(client, "/account")
+    journal = Journal(db_session)
+    problems, posted = crawl_actions(client, world, user, attempts, token, journal)
+    assert posted, "nothing was posted"
+    assert not problems, f"{len(problems)} problems in {posted} posts:\n" + "\n".join(problems)
+
+
+@pytest.mark.sqlite_only
 def test_actions_need_csrf_token(app, db_session, client, login):
     world = _world(db_session, "admin")
     assert login("admin").status_code == 303

@@ -142,10 +142,12 @@ def scope_filter(user, kind: str, permission: str | None = None) -> ColumnElemen
     return or_(*clauses)
 
 
-def get_visible(user, kind: str, model, ident: Any, *, query=None):
-    """Load one record the user may see, else 404 (existence is not revealed)."""
+def get_visible(user, kind: str, model, ident: Any, *, query=None, permission: str | None = None):
+    """Load one record the user may see, else 404 (existence is not revealed). With `permission`,
+    one that permission reaches: an action loads its record with the action's right, since what a
+    user may see (through another role) can reach further than what they may change."""
     stmt = query if query is not None else select(model)
-    stmt = stmt.where(model.id == ident).where(scope_filter(user, kind))
+    stmt = stmt.where(model.id == ident).where(scope_filter(user, kind, permission))
     row = db.session.scalars(stmt).first()
     if row is None:
         abort(404)

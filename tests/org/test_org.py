@@ -127,3 +127,27 @@ def test_unknown_route_gives_the_404_page(client, login):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "未找到" in response.get_data(as_text=True)
+
+
+@pytest.mark.req("R1.1")
+def test_a_manager_of_one_department_manages_only_it(client, login, csrf, ctx):
+    """Seeing the whole hospital through another role is not managing it: a departments-scoped
+    org.manage edits, adds and moves staff only within its departments."""
+    from app.modules.accounts import services as accounts
+
+    mine, other = create_department(name="本科室"), create_department(name="他科室")
+    ours, theirs = create_staff(department=mine), create_staff(department=other)
+    manager = create_user("leader", "hospital", staff=create_staff(department=mine), username="scopedmgr")
+    accounts.set_grants(None, manager, [accounts.GrantSpec("leader", "hospital"),
+                                        accounts.GrantSpec("medaffairs_admin", "departments", (mine.id,))])
+    login("scopedmgr")
+    assert client.get(f"/org/staff/{theirs.id}").status_code == 200  # seen …
+    for staff, department in ((theirs, other), (ours, other), (None, other)):  # … not managed
+        path = f"/org/staff/{staff.id}/edit" if staff else "/org/staff/new"
+        response = client.post(path, data={**_staff_form(employee_no="N000777", department_id=str(department.id)),
+                                           "csrf_token": csrf()})
+        assert response.status_code in (403, 404), path
+    assert db.session.scalar(select(Staff).where(Staff.employee_no == "N000777")) is None
+    response = client.post(f"/org/staff/{ours.id}/edit", data={**_staff_form(department_id=str(mine.id)),
+                                                              "csrf_token": csrf()})
+    assert response.status_code == 303

@@ -1,11 +1,11 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.core.exports import xlsx_response
-from app.core.scopes import descendant_ids, get_visible, require, scope_filter
+from app.core.scopes import descendant_ids, get_visible, reach, require, scope_filter
 from app.core.web import paginate
 from app.extensions import db
 from app.modules.org import blueprint, services
@@ -72,6 +72,14 @@ def show_department(department_id: int):
                            page=page, **LABELS)
 
 
+def _require_managed(department_id: int | None) -> None:
+    """Staff and departments are placed only where the user's org.manage reaches: a manager of some
+    departments neither adds a top-level department nor moves anyone out of their reach (403)."""
+    r = reach(current_user, "org.manage")
+    if not r.hospital and department_id not in r.department_ids:
+        abort(403)
+
+
 @blueprint.route("/departments/new", methods=["GET", "POST"])
 @blueprint.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
 @login_required
@@ -79,8 +87,10 @@ def show_department(department_id: int):
 def edit_department(department_id: int | None = None):
     department = None
     if department_id is not None:
-        department = get_visible(current_user, "department", Department, department_id)
+        department = get_visible(current_user, "department", Department, department_id, permission="org.manage")
     form = DepartmentForm(obj=department)
+    if form.is_submitted() and (department is None or form.parent_id.data != department.parent_id):
+        _require_managed(form.parent_id.data)
     data = {k: v for k, v in form.data.items() if k != "csrf_token"}
     if _submitted_and_valid(form, lambda: services.check_department(data, department)):
         try:
@@ -159,8 +169,10 @@ def show_staff(staff_id: int):
 def edit_staff(staff_id: int | None = None):
     staff = None
     if staff_id is not None:
-        staff = get_visible(current_user, "staff", Staff, staff_id)
+        staff = get_visible(current_user, "staff", Staff, staff_id, permission="org.manage")
     form = StaffForm(obj=staff)
+    if form.is_submitted() and (staff is None or form.department_id.data != staff.department_id):
+        _require_managed(form.department_id.data)
     if _submitted_and_valid(form, lambda: services.check_staff(form.service_data(), staff)):
         try:
             staff = services.save_staff(current_user, form.service_data(), staff, request.remote_addr)

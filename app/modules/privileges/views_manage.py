@@ -36,7 +36,7 @@ def _day(text: str | None) -> date | None:
 @login_required
 @require("privileges.manage")
 def adjust_grant(grant_id: int):
-    grant = get_visible(current_user, "privilege_grant", Grant, grant_id,
+    grant = get_visible(current_user, "privilege_grant", Grant, grant_id, permission="privileges.manage",
                         query=select(Grant).join(Staff, Staff.id == Grant.staff_id))
     given = request.form
     errors: dict[str, str] = {}
@@ -164,7 +164,7 @@ def _can_manage() -> bool:
 @login_required
 @require("privileges.manage")
 def review_override(override_id: int):
-    row = get_visible(current_user, "privilege_override", CheckOverride, override_id)
+    row = get_visible(current_user, "privilege_override", CheckOverride, override_id, permission="privileges.manage")
     try:
         overrides.review(current_user, row, request.form.get("outcome", ""), request.form.get("note", ""))
     except ValueError as exc:
