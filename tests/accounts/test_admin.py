@@ -7,7 +7,7 @@ from app.core import audit
 from app.extensions import db
 from app.modules.accounts import services
 from app.modules.accounts.models import ApiToken, User
-from tests.factories import create_department, create_user
+from tests.factories import create_department, create_staff, create_user
 
 
 @pytest.mark.req("R1.1")
@@ -122,5 +122,30 @@ def test_manager_still_resets_a_doctors_password(client, login, csrf, ctx):
     doctor = create_user("physician")  # applying for privileges is the doctor's own business
     login("medaffairs")
     path = f"/admin/users/{doctor.id}"
+    assert client.post(path, data={"action": "password", "password": "reset-2026a",
+                                   "csrf_token": csrf(path)}).status_code == 303
+
+
+def test_a_manager_of_one_department_neither_widens_a_scope_nor_takes_over_a_wider_account(client, login, csrf, ctx):
+    dept, other = create_department(), create_department()
+    manager = create_user("medaffairs_admin", "departments", departments=(dept,), username="deptmgr")
+    wider = create_user("medaffairs_admin", "hospital")
+    ours = create_user("nurse", staff=create_staff(department=dept))
+    theirs = create_user("nurse", staff=create_staff(department=other))
+    before = (len(manager.grants), wider.password_hash, theirs.password_hash)
+    login("deptmgr")
+    for target, form in ((manager, {"action": "grants", "role_0": "medaffairs_admin", "scope_0": "hospital"}),
+                         (manager, {"action": "grants", "role_0": "medaffairs_admin", "scope_0": "departments",
+                                    "departments_0": str(other.id)}),
+                         (wider, {"action": "password", "password": "takeover-2026"}),
+                         (theirs, {"action": "password", "password": "takeover-2026"})):
+        path = f"/admin/users/{target.id}"
+        response = client.post(path, data={**form, "csrf_token": csrf(path)})
+        assert response.status_code in (403, 422), (target.username, form)
+    for row in (manager, wider, theirs):
+        db.session.refresh(row)
+    assert (len(manager.grants), wider.password_hash, theirs.password_hash) == before
+    assert manager.grants[0].scope == "departments"
+    path = f"/admin/users/{ours.id}"
     assert client.post(path, data={"action": "password", "password": "reset-2026a",
                                    "csrf_token": csrf(path)}).status_code == 303

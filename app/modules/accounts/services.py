@@ -91,16 +91,34 @@ def change_password(user: User, old: str, new: str, ip: str | None = None) -> No
 SELF_SERVICE_PERMISSIONS = frozenset({"dossier.own", "privileges.apply"})
 
 
+def _within_reach(actor: User, permissions, scope: str, department_ids, staff_department_id: int | None) -> bool:
+    """Whether a grant of `permissions` with that scope (for a user in `staff_department_id`) reaches
+    no further than the actor's own reach of each permission."""
+    from app.core.scopes import reach
+
+    for permission in permissions:
+        r = reach(actor, permission)
+        if r.hospital:
+            continue
+        if scope == "hospital" or (scope == "departments" and not set(department_ids) <= r.department_ids) \
+                or (scope == "self" and staff_department_id not in r.department_ids):
+            return False
+    return True
+
+
 def may_manage(actor: User | None, user: User) -> bool:
     """Whether `actor` may act on `user`'s account (password, enabling, unlocking, roles, contacts):
     the system and the user themself; an account manager only for accounts holding no right beyond
-    the manager's own (self-service rights aside) — resetting an administrator's password hands
-    over their rights as surely as granting them would, and stripping their roles takes rights the
-    manager cannot give back."""
+    the manager's own, nor reaching further (self-service rights aside) — resetting an
+    administrator's password hands over their rights as surely as granting them would, and
+    stripping their roles takes rights the manager cannot give back."""
     if actor is None or actor.id == user.id:
         return True
-    actor_perms = _perms(actor.grants)
-    return "*" in actor_perms or not (_perms(user.grants) - actor_perms - SELF_SERVICE_PERMISSIONS)
+    if "*" in _perms(actor.grants):
+        return True
+    staff_department = user.staff.department_id if user.staff else None
+    return all(_within_reach(actor, set(g.role.permissions or []) - SELF_SERVICE_PERMISSIONS, g.scope,
+                             [d.id for d in g.departments], staff_department) for g in user.grants)
 
 
 def _require_may_manage(actor: User | None, user: User) -> None:
@@ -184,7 +202,10 @@ def set_grants(actor: User | None, user: User, specs: list[GrantSpec], ip: str |
     if "*" not in actor_perms:
         # Nobody hands out rights they do not hold themselves.
         beyond = {p for spec in new_grants for p in (spec.role.permissions or [])} - actor_perms
-        if beyond:
+        # … nor wider than they hold them: a manager of one department grants no hospital scope.
+        staff_department = user.staff.department_id if user.staff else None
+        if beyond or not all(_within_reach(actor, g.role.permissions or [], g.scope, [d.id for d in g.departments],
+                                           staff_department) for g in new_grants):
             raise AccountError(_("You cannot grant a role with rights you do not hold yourself."))
     if actor is not None and user.id == actor.id and "*" in _perms(user.grants) and "*" not in _perms(new_grants):
         raise AccountError(_("You cannot remove your own administrator role."))
