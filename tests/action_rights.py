@@ -298,8 +298,9 @@ ACTION_ARG_VALUES: dict[str, Callable[[World], tuple[list, list[Marker]]]] = {
 
 
 def seen_only_records(world: World) -> dict[str, list]:
-    """Dossier records of the same-department marker for the roles that may see that dossier: seeing
-    is not changing (department heads, the QC office …), so RIGHTS judges these like in-scope ids."""
+    """Dossier records of the two marker staff members, for the roles that may see their dossiers:
+    seeing is not changing (department heads, the QC office, a manager of one department who sees
+    the hospital …), so RIGHTS judges these like in-scope ids."""
     from app.extensions import db
     from app.modules.accounts.models import User
     from app.modules.dossier import access
@@ -307,9 +308,14 @@ def seen_only_records(world: World) -> dict[str, list]:
     from tests.dossier.crawl import _records
 
     user = db.session.scalar(select(User).where(User.username == world.username)) if world.username else None
-    marker = world.markers["staff_same"]
-    if user is None or db.session.scalar(select(Staff.id).where(
-            Staff.id == marker.id, access.visible_clause(user))) is None:
-        return {}
-    records = _records(marker.id, None, "seen")
-    return {"person_id": [marker.id], **{k: [v] for k, v in records.items() if v is not None}}
+    found: dict[str, list] = {}
+    for key in ("staff_same", "staff_other"):
+        marker = world.markers[key]
+        if user is None or db.session.scalar(select(Staff.id).where(
+                Staff.id == marker.id, access.visible_clause(user))) is None:
+            continue
+        records = {"person_id": marker.id, **_records(marker.id, None, f"seen-{key}")}
+        for arg, value in records.items():
+            if value is not None:
+                found.setdefault(arg, []).append(value)
+    return found
