@@ -96,27 +96,36 @@ DMN = {
     "Greater or equals": _l("Greater or equals"),
     # hit policies (their names and explanations)
     "Unique": _l("Unique"),
-    "No overlap is possible and all rules are disjoint. Only a single rule can be matched": _l("No overlap is possible and all rules are disjoint. Only a single rule can be matched"),
+    "No overlap is possible and all rules are disjoint. Only a single rule can be matched":
+        _l("No overlap is possible and all rules are disjoint. Only a single rule can be matched"),
     "First": _l("First"),
-    "Rules may overlap. The first matching rule will be chosen": _l("Rules may overlap. The first matching rule will be chosen"),
+    "Rules may overlap. The first matching rule will be chosen":
+        _l("Rules may overlap. The first matching rule will be chosen"),
     "Priority": _l("Priority"),
-    "Rules may overlap. The one with the highest priority will be chosen": _l("Rules may overlap. The one with the highest priority will be chosen"),
+    "Rules may overlap. The one with the highest priority will be chosen":
+        _l("Rules may overlap. The one with the highest priority will be chosen"),
     "Any": _l("Any"),
     "Rules may overlap. Their output have to match": _l("Rules may overlap. Their output have to match"),
     "Collect": _l("Collect"),
     "Collects the values of all matching rules": _l("Collects the values of all matching rules"),
     "Collect (Sum)": _l("Collect (Sum)"),
-    "Collects the values of all matching rules and sums up to a single value": _l("Collects the values of all matching rules and sums up to a single value"),
+    "Collects the values of all matching rules and sums up to a single value":
+        _l("Collects the values of all matching rules and sums up to a single value"),
     "Collect (Min)": _l("Collect (Min)"),
-    "Collects the values of all matching rules and uses the lowest value": _l("Collects the values of all matching rules and uses the lowest value"),
+    "Collects the values of all matching rules and uses the lowest value":
+        _l("Collects the values of all matching rules and uses the lowest value"),
     "Collect (Max)": _l("Collect (Max)"),
-    "Collects the values of all matching rules and uses the highest value": _l("Collects the values of all matching rules and uses the highest value"),
+    "Collects the values of all matching rules and uses the highest value":
+        _l("Collects the values of all matching rules and uses the highest value"),
     "Collect (Count)": _l("Collect (Count)"),
-    "Collects the values of all matching rules and counts the number of them": _l("Collects the values of all matching rules and counts the number of them"),
+    "Collects the values of all matching rules and counts the number of them":
+        _l("Collects the values of all matching rules and counts the number of them"),
     "Rule order": _l("Rule order"),
-    "Collects the values of all matching rules in rule order": _l("Collects the values of all matching rules in rule order"),
+    "Collects the values of all matching rules in rule order":
+        _l("Collects the values of all matching rules in rule order"),
     "Output order": _l("Output order"),
-    "Collects the values of all matching rules in decreasing output priority order": _l("Collects the values of all matching rules in decreasing output priority order"),
+    "Collects the values of all matching rules in decreasing output priority order":
+        _l("Collects the values of all matching rules in decreasing output priority order"),
     "Hit policy": _l("Hit policy"),
     "Hit policy:": _l("Hit policy:"),
     "Include": _l("Include"),
